@@ -1,3 +1,16 @@
+using LoraService.Api;
+using LoraService.Api.Endpoints;
+using LoraService.ServiceDefaults;
+
 var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddApiServices();
+
 var app = builder.Build();
+app.UseApiPipeline();
+app.MapDefaultHealthChecks();
+app.MapHangfireDashboardForAdmins();
+app.MapIdentityApi();
 app.Run();
+
+public partial class Program;

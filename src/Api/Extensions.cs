@@ -1,0 +1,79 @@
+using Hangfire;
+using LoraService.Api.Auth;
+using LoraService.ServiceDefaults;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.OpenApi;
+using Serilog;
+
+namespace LoraService.Api;
+
+internal static class Extensions
+{
+    public static IHostApplicationBuilder AddApiServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddHangfireStorage();
+        builder.Services.AddHostedService<DatabaseMigrator>();
+        builder.Services.Configure<AdminKeyOptions>(builder.Configuration.GetSection(AdminKeyOptions.Section));
+        builder.Services.AddHostedService<AdminKeyBootstrapper>();
+
+        builder.Services.AddProblemDetails();
+        builder.Services.AddMemoryCache();
+        builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        builder.Services.AddAuthorizationBuilder()
+            .SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
+            .AddPolicy(AuthPolicies.Admin, policy => policy.RequireClaim(ApiKeyClaims.IsAdmin, "true"));
+
+        builder.Services.AddEndpointsApiExplorer();
+        builder.Services.AddSwaggerGen(options =>
+        {
+            options.SwaggerDoc("v1", new OpenApiInfo
+            {
+                Title = "LoraService API",
+                Version = "v1",
+                Description = "Fine-tuning that reports what a job learned and what it forgot.",
+            });
+            options.AddSecurityDefinition("bearer", new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http,
+                Scheme = "bearer",
+                Description = "An API key: `Authorization: Bearer lsk_...`",
+            });
+            options.AddSecurityRequirement(document => new OpenApiSecurityRequirement
+            {
+                [new OpenApiSecuritySchemeReference("bearer", document)] = [],
+            });
+            var xml = Path.Combine(AppContext.BaseDirectory, "LoraService.Api.xml");
+            if (File.Exists(xml)) options.IncludeXmlComments(xml);
+        });
+        return builder;
+    }
+
+    public static WebApplication UseApiPipeline(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseSerilogRequestLogging();
+        app.UseSwagger();
+        app.UseSwaggerUI(options =>
+        {
+            options.SwaggerEndpoint("/swagger/v1/swagger.json", "LoraService v1");
+            options.DocumentTitle = "LoraService API";
+        });
+        app.UseAuthentication();
+        app.UseAuthorization();
+        return app;
+    }
+
+    public static WebApplication MapHangfireDashboardForAdmins(this WebApplication app)
+    {
+        app.MapHangfireDashboard("/hangfire", new DashboardOptions
+        {
+            DisplayStorageConnectionString = false,
+            // ASP.NET Core authorization (admin API key) guards the route; Hangfire's own local-only filter is replaced.
+            Authorization = [],
+            DashboardTitle = "LoraService queue",
+        }).RequireAuthorization(AuthPolicies.Admin);
+        return app;
+    }
+}

@@ -1,0 +1,11 @@
+namespace LoraService.Domain.Jobs;
+
+public enum JobStatus
+{
+    Queued,
+    Running,
+    Cancelling,
+    Succeeded,
+    Failed,
+    Cancelled,
+}

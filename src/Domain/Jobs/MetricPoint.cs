@@ -1,0 +1,12 @@
+namespace LoraService.Domain.Jobs;
+
+/// <summary>One value of one metric at one optimizer step. (job, name, step) is unique, so a resumed job never duplicates points.</summary>
+public sealed class MetricPoint
+{
+    public long Id { get; init; }
+    public Guid JobId { get; init; }
+    public required string Name { get; init; }
+    public int Step { get; init; }
+    public double Value { get; init; }
+    public DateTimeOffset RecordedAt { get; init; } = DateTimeOffset.UtcNow;
+}

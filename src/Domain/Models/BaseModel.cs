@@ -1,0 +1,19 @@
+namespace LoraService.Domain.Models;
+
+/// <summary>A Hugging Face checkpoint found in (or created in) the models folder.</summary>
+public sealed class BaseModel
+{
+    public Guid Id { get; init; } = Guid.CreateVersion7();
+    /// <summary>Folder name under the models directory; unique.</summary>
+    public required string Name { get; init; }
+    public required string Architecture { get; set; }
+    public long Parameters { get; set; }
+    public int Layers { get; set; }
+    public int HiddenSize { get; set; }
+    public int VocabSize { get; set; }
+    public int MaxPositions { get; set; }
+    public required string Dtype { get; set; }
+    public bool HasTokenizer { get; set; }
+    public List<string> LoraTargets { get; set; } = [];
+    public DateTimeOffset CreatedAt { get; init; } = DateTimeOffset.UtcNow;
+}

@@ -1,0 +1,52 @@
+using Hangfire;
+using LoraService.ServiceDefaults;
+using LoraService.Worker.Devices;
+
+namespace LoraService.Worker;
+
+internal static class Extensions
+{
+    public static IHostApplicationBuilder AddWorkerServices(this IHostApplicationBuilder builder)
+    {
+        var options = builder.Configuration.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions();
+        var device = ComputeDevice.Detect(options.Device);
+        var name = options.Name ?? $"{Environment.MachineName}:{Environment.ProcessId}";
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(device);
+
+        builder.AddHangfireStorage();
+        builder.Services.AddHangfireServer(server =>
+        {
+            server.ServerName = name;
+            server.Queues = [device.Queue, .. options.ExtraQueues.Where(q => q != device.Queue)];
+            // One training job per device at a time.
+            server.WorkerCount = 1;
+        });
+        builder.Services.AddHostedService<DeviceAnnouncer>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapWorkerInfo(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/worker", (ComputeDevice device, WorkerOptions options) => Results.Ok(new
+        {
+            device = device.Kind,
+            device.Description,
+            queue = device.Queue,
+            options.ExtraQueues,
+        }));
+        return app;
+    }
+}
+
+/// <summary>Logs which device this worker trains on, once, at start.</summary>
+internal sealed class DeviceAnnouncer(ComputeDevice device, ILogger<DeviceAnnouncer> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        logger.LogInformation("Worker device: {Device}; serving queue {Queue}", device.Description, device.Queue);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

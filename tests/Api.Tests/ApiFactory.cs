@@ -1,0 +1,40 @@
+using System.Net.Http.Headers;
+using LoraService.TestSupport;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace LoraService.Api.Tests;
+
+/// <summary>The real API host on a fresh, real PostgreSQL database.</summary>
+public sealed class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
+{
+    private PostgresDatabase _database = null!;
+    private readonly string _data = Directory.CreateTempSubdirectory("lora-api-").FullName;
+
+    public PostgresDatabase Database => _database;
+
+    public async Task InitializeAsync() => _database = await PostgresDatabase.CreateAsync(migrate: false);
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseSetting("ConnectionStrings:Postgres", _database.ConnectionString);
+        builder.UseSetting("Auth:AdminKey", TestKeys.Admin);
+        builder.UseSetting("Lora:ArtifactsPath", Path.Combine(_data, "artifacts"));
+        builder.UseSetting("Lora:ModelsPath", Path.Combine(_data, "models"));
+        builder.UseSetting("Serilog:MinimumLevel:Default", "Warning");
+    }
+
+    public HttpClient CreateClient(string apiKey)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        return client;
+    }
+
+    async Task IAsyncLifetime.DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await _database.DisposeAsync();
+        Directory.Delete(_data, recursive: true);
+    }
+}
