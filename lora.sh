@@ -45,10 +45,14 @@ start_postgres() {
   if [ ! -f "$dir/PG_VERSION" ]; then
     as_pg "$bin/initdb" -D "$dir" -U "$pg_user" --auth=trust --encoding=UTF8 --no-instructions >/dev/null
   fi
+  if as_pg "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then log "PostgreSQL in $dir is already running"; return; fi
   as_pg "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null \
     || { cat "$dir/server.log" >&2; return 1; }
 }
+
+# Client tools may live apart from the server binaries (e.g. /usr/bin/psql).
+pg_tool() { command -v "$1" 2>/dev/null || echo "$(pg_bin)/$1"; }
 
 stop_postgres() { as_pg "$(pg_bin)/pg_ctl" -D "$1" -m fast -w stop >/dev/null 2>&1 || true; }
 
@@ -57,7 +61,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 cmd_up() {
   ensure_packages
   mkdir -p "$data_dir/models" "$data_dir/artifacts"
-  local pids=() pg_dir=""
+  pids=() pg_dir=""
   cleanup() {
     log "stopping"
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -71,9 +75,9 @@ cmd_up() {
     pg_dir="$data_dir/postgres"
     log "starting embedded PostgreSQL on 127.0.0.1:$pg_port ($pg_dir)"
     start_postgres "$pg_dir" "$pg_port"
-    as_pg "$(pg_bin)/psql" -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d postgres -tAc \
+    as_pg "$(pg_tool psql)" -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d postgres -tAc \
       "SELECT 1 FROM pg_database WHERE datname='lora'" | grep -q 1 \
-      || as_pg "$(pg_bin)/createdb" -h 127.0.0.1 -p "$pg_port" -U "$pg_user" lora
+      || as_pg "$(pg_tool createdb)" -h 127.0.0.1 -p "$pg_port" -U "$pg_user" lora
     export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$pg_port;Username=$pg_user;Database=lora"
   else
     log "using the configured ConnectionStrings__Postgres"
