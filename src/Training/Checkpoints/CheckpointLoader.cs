@@ -31,7 +31,7 @@ public static class CheckpointLoader
     {
         var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
         device ??= CPU;
-        var type = dtype ?? ComputeDType(device, config.TorchDtype);
+        var type = dtype ?? ComputeDType(device.type, config.TorchDtype);
         var model = Create(config, device, type);
         try
         {
@@ -49,8 +49,8 @@ public static class CheckpointLoader
     /// CPU computes in float32 (bf16 matmuls are slow and lossy there); CUDA keeps a half-precision
     /// checkpoint in its dtype (bf16-true training), with float16 promoted to bf16 for range.
     /// </summary>
-    public static ScalarType ComputeDType(Device device, string torchDtype) =>
-        device.type == DeviceType.CUDA && torchDtype is "bfloat16" or "float16" ? ScalarType.BFloat16 : ScalarType.Float32;
+    public static ScalarType ComputeDType(DeviceType device, string torchDtype) =>
+        device == DeviceType.CUDA && torchDtype is "bfloat16" or "float16" ? ScalarType.BFloat16 : ScalarType.Float32;
 
     /// <summary>A model with zero weights for <paramref name="config"/>; load or initialise them next.</summary>
     public static CausalLM Create(ModelConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32) => config.Family switch
