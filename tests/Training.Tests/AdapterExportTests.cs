@@ -210,3 +210,43 @@ public sealed class AdapterExportTests
         Assert.Throws<InvalidOperationException>(() => AdapterExporter.Save(model, dir.Path, "x"));
     }
 }
+
+public sealed class FullFineTuneExportTests
+{
+    [Fact]
+    public void Full_fine_tune_export_is_a_checkpoint_holding_the_updated_weights_and_base_files()
+    {
+        using var dir = new TempDir();
+        using var scope = NewDisposeScope();
+        var baseDir = dir["base"];
+        ModelFactory.WriteCheckpoint(baseDir, ModelFactory.TinyGpt2(), seed: 2);
+        using var model = CheckpointLoader.Load(baseDir);
+        FullFineTune.Prepare(model);
+        manual_seed(1);
+        using (no_grad())
+            foreach (var p in model.parameters())
+                p.add_(randn_like(p).mul(0.01));
+        var ids = randint(0, 257, [1, 9]);
+        using var _ = no_grad();
+        var expected = model.call(ids);
+
+        CheckpointExporter.Save(model, dir["full"], baseDir);
+        using var reloaded = CheckpointLoader.Load(dir["full"]);
+
+        Assert.True(reloaded.call(ids).allclose(expected, rtol: 0, atol: 1e-6));
+        foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json", "generation_config.json" })
+            Assert.Equal(File.ReadAllText(Path.Combine(baseDir, file)), File.ReadAllText(Path.Combine(dir["full"], file)));
+    }
+
+    [Fact]
+    public void Exporting_a_bf16_checkpoint_upcast_on_cpu_records_float32_in_config()
+    {
+        using var dir = new TempDir();
+        using var model = CheckpointLoader.Load(Golden.Dir("llama-gqa-tied-bf16-sharded"));
+        CheckpointExporter.Save(model, dir.Path, Golden.Dir("llama-gqa-tied-bf16-sharded"));
+        Assert.Equal("float32", ModelConfig.Load(Path.Combine(dir.Path, "config.json")).TorchDtype);
+        using var reader = SafetensorsReader.Open(Path.Combine(dir.Path, "model.safetensors"));
+        Assert.DoesNotContain("lm_head.weight", reader.Tensors.Keys);
+        Assert.All(reader.Tensors.Values, t => Assert.Equal(ScalarType.Float32, t.DType));
+    }
+}
