@@ -13,8 +13,12 @@ public abstract class CausalLM(string name, ModelConfig config) : nn.Module<Tens
 
     public override Tensor forward(Tensor ids) => Forward(ids, null);
 
-    /// <summary>Logits for <paramref name="ids"/>, which continue the tokens already in <paramref name="cache"/> (if any).</summary>
-    public abstract Tensor Forward(Tensor ids, KvCache? cache);
+    /// <summary>
+    /// Logits for <paramref name="ids"/>, which continue the tokens already in <paramref name="cache"/> (if any).
+    /// <paramref name="attentionMask"/> is HF's <c>attention_mask</c> <c>[B, cached + T]</c> (1 = token, 0 = padding):
+    /// padded keys are hidden; positions stay 0..T-1 as in a transformers forward call.
+    /// </summary>
+    public abstract Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask = null);
 
     /// <summary>
     /// Checkpoint keys the model does not hold as parameters but that may legitimately appear in files

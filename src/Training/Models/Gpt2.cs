@@ -16,8 +16,8 @@ public sealed class Gpt2LMHeadModel : CausalLM
         RegisterComponents();
     }
 
-    public override Tensor Forward(Tensor ids, KvCache? cache) =>
-        nn.functional.linear(transformer.Forward(ids, cache), transformer.Wte.weight!);
+    public override Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask = null) =>
+        nn.functional.linear(transformer.Forward(ids, cache, attentionMask), transformer.Wte.weight!);
 
     // Hub files come with or without the "transformer." prefix; some carry causal-mask buffers.
     public override string NormaliseKey(string key) =>
@@ -46,7 +46,7 @@ sealed class Gpt2Model : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor ids, KvCache? cache)
+    public Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask)
     {
         var past = cache?.Length ?? 0;
         var t = ids.shape[1];
@@ -54,7 +54,7 @@ sealed class Gpt2Model : nn.Module
             throw new ArgumentException($"sequence of {past + t} tokens exceeds n_positions = {maxPositions}");
         var x = wte.call(ids).add(wpe.call(arange(past, past + t, ScalarType.Int64, ids.device)));
         foreach (var block in h)
-            x = block.Forward(x, cache);
+            x = block.Forward(x, cache, attentionMask);
         return ln_f.call(x);
     }
 }
@@ -74,9 +74,9 @@ sealed class Gpt2Block : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x, KvCache? cache)
+    public Tensor Forward(Tensor x, KvCache? cache, Tensor? attentionMask)
     {
-        x = x.add(attn.Forward(ln_1.call(x), cache));
+        x = x.add(attn.Forward(ln_1.call(x), cache, attentionMask));
         return x.add(mlp.call(ln_2.call(x)));
     }
 }
@@ -94,7 +94,7 @@ sealed class Gpt2Attention : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x, KvCache? cache)
+    public Tensor Forward(Tensor x, KvCache? cache, Tensor? attentionMask)
     {
         var (b, t) = (x.shape[0], x.shape[1]);
         var qkv = c_attn.call(x).split(hidden, dim: 2);
@@ -103,7 +103,7 @@ sealed class Gpt2Attention : nn.Module
         var v = qkv[2].view(b, t, heads, headDim).transpose(1, 2);
         if (cache is not null)
             (k, v) = cache.Append(layer, k, v);
-        var y = Attention.Causal(q, k, v);
+        var y = Attention.Causal(q, k, v, attentionMask);
         return c_proj.call(y.transpose(1, 2).reshape(b, t, hidden));
     }
 }

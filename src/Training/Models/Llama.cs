@@ -19,9 +19,9 @@ public sealed class LlamaForCausalLM : CausalLM
         RegisterComponents();
     }
 
-    public override Tensor Forward(Tensor ids, KvCache? cache)
+    public override Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask = null)
     {
-        var h = model.Forward(ids, cache);
+        var h = model.Forward(ids, cache, attentionMask);
         return lm_head is null ? nn.functional.linear(h, model.EmbedTokens.weight!) : lm_head.call(h);
     }
 
@@ -47,13 +47,13 @@ sealed class LlamaModel : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor ids, KvCache? cache)
+    public Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask)
     {
         var past = cache?.Length ?? 0;
         var (cos, sin) = Rope.CosSin(config.HeadDim, config.RopeTheta, past, ids.shape[1], ids.device);
         var h = embed_tokens.call(ids);
         foreach (var layer in layers)
-            h = layer.Forward(h, cos.to_type(h.dtype), sin.to_type(h.dtype), cache);
+            h = layer.Forward(h, cos.to_type(h.dtype), sin.to_type(h.dtype), cache, attentionMask);
         return norm.call(h);
     }
 }
@@ -74,9 +74,9 @@ sealed class LlamaDecoderLayer : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache)
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, Tensor? attentionMask)
     {
-        x = x.add(self_attn.Forward(input_layernorm.call(x), cos, sin, cache));
+        x = x.add(self_attn.Forward(input_layernorm.call(x), cos, sin, cache, attentionMask));
         return x.add(mlp.call(post_attention_layernorm.call(x)));
     }
 }
@@ -97,7 +97,7 @@ sealed class LlamaAttention : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache)
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, Tensor? attentionMask)
     {
         var (b, t) = (x.shape[0], x.shape[1]);
         var q = q_proj.call(x).view(b, t, heads, headDim).transpose(1, 2);
@@ -108,7 +108,7 @@ sealed class LlamaAttention : nn.Module
         if (cache is not null)
             (k, v) = cache.Append(layer, k, v);
         var rep = heads / kvHeads;
-        var y = Attention.Causal(q, Attention.RepeatKv(k, rep), Attention.RepeatKv(v, rep));
+        var y = Attention.Causal(q, Attention.RepeatKv(k, rep), Attention.RepeatKv(v, rep), attentionMask);
         return o_proj.call(y.transpose(1, 2).reshape(b, t, heads * headDim));
     }
 }
