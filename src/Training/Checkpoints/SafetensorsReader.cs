@@ -59,12 +59,13 @@ public sealed class SafetensorsReader : IDisposable
     {
         if (!Tensors.TryGetValue(name, out var entry))
             throw new KeyNotFoundException($"{Path}: no tensor '{name}'");
-        var bytes = new byte[entry.End - entry.Begin];
+        if (entry.End - entry.Begin > int.MaxValue)
+            throw new NotSupportedException($"{Path}: tensor '{name}' is over 2 GiB; split it across shards");
         stream.Seek(dataStart + entry.Begin, SeekOrigin.Begin);
-        stream.ReadExactly(bytes);
         var tensor = empty(entry.Shape, entry.DType);
-        if (bytes.Length > 0)
-            tensor.bytes = bytes;
+        // A CPU tensor's byte span is its own memory: read straight into it, no intermediate copy.
+        if (entry.End > entry.Begin)
+            stream.ReadExactly(tensor.bytes);
         if (floatType is { } target && tensor.is_floating_point() && tensor.dtype != target)
         {
             var converted = tensor.to_type(target);

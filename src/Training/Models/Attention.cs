@@ -13,7 +13,7 @@ static class Attention
             // Additive mask with the dtype's minimum, as transformers builds it: a query whose keys are all
             // padding then attends uniformly instead of producing NaN.
             var allowed = ones([t, s], ScalarType.Bool, q.device).tril(s - t).logical_and(keyMask.to_type(ScalarType.Bool)[.., TensorIndex.None, TensorIndex.None, ..]);
-            var additive = zeros(allowed.shape, q.dtype, q.device).masked_fill(allowed.logical_not(), q.dtype == ScalarType.Float64 ? double.MinValue : MinValue(q.dtype));
+            var additive = zeros(allowed.shape, q.dtype, q.device).masked_fill(allowed.logical_not(), MinValue(q.dtype));
             return nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: additive);
         }
         if (t == s)
@@ -29,6 +29,7 @@ static class Attention
     {
         ScalarType.BFloat16 => -3.3895313892515355e38,
         ScalarType.Float16 => -65504.0,
+        ScalarType.Float64 => double.MinValue,
         _ => float.MinValue,
     };
 
