@@ -1,0 +1,124 @@
+using System.Text.Json;
+using LoraService.Training.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LoraService.Training.Checkpoints;
+
+/// <summary>Keys that a checkpoint and a model disagree on, by name.</summary>
+public sealed record LoadReport(IReadOnlyList<string> Missing, IReadOnlyList<string> Unexpected, IReadOnlyList<string> Ignored);
+
+public sealed class CheckpointMismatchException(string directory, LoadReport report) : Exception(
+    $"{directory}: checkpoint does not match the model; missing: [{string.Join(", ", report.Missing)}]; unexpected: [{string.Join(", ", report.Unexpected)}]")
+{
+    public LoadReport Report { get; } = report;
+}
+
+/// <summary>
+/// Loads a Hugging Face checkpoint directory (<c>config.json</c> + <c>model.safetensors</c>, or shards with
+/// <c>model.safetensors.index.json</c>). Loading is a name match: every parameter must be found, and the only
+/// extra keys tolerated are buffers the model is known not to keep.
+/// </summary>
+public static class CheckpointLoader
+{
+    public const string SingleFile = "model.safetensors";
+    public const string IndexFile = "model.safetensors.index.json";
+
+    public static CausalLM Load(string directory, Device? device = null, ScalarType? dtype = null) =>
+        Load(directory, out _, device, dtype);
+
+    public static CausalLM Load(string directory, out LoadReport report, Device? device = null, ScalarType? dtype = null)
+    {
+        var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
+        device ??= CPU;
+        var type = dtype ?? ComputeDType(device.type, config.TorchDtype);
+        var model = Create(config, device, type);
+        try
+        {
+            report = LoadWeights(model, directory);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// CPU computes in float32 (bf16 matmuls are slow and lossy there); CUDA keeps a half-precision
+    /// checkpoint in its dtype (bf16-true training), with float16 promoted to bf16 for range.
+    /// </summary>
+    public static ScalarType ComputeDType(DeviceType device, string torchDtype) =>
+        device == DeviceType.CUDA && torchDtype is "bfloat16" or "float16" ? ScalarType.BFloat16 : ScalarType.Float32;
+
+    /// <summary>A model with zero weights for <paramref name="config"/>; load or initialise them next.</summary>
+    public static CausalLM Create(ModelConfig config, Device? device = null, ScalarType dtype = ScalarType.Float32) => config.Family switch
+    {
+        ModelFamily.Llama => new LlamaForCausalLM(config, device, dtype),
+        ModelFamily.Gpt2 => new Gpt2LMHeadModel(config, device, dtype),
+        _ => throw new UnsupportedArchitectureException($"no model for {config.Family}"),
+    };
+
+    /// <summary>The safetensors files of a checkpoint directory, single-file or sharded.</summary>
+    public static IReadOnlyList<string> WeightFiles(string directory)
+    {
+        var single = Path.Combine(directory, SingleFile);
+        if (File.Exists(single))
+            return [single];
+        var index = Path.Combine(directory, IndexFile);
+        if (!File.Exists(index))
+            throw new FileNotFoundException($"{directory}: neither {SingleFile} nor {IndexFile} exists");
+        using var doc = JsonDocument.Parse(File.ReadAllText(index));
+        if (!doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+            throw new FormatException($"{index}: no weight_map object");
+        var files = new List<string>();
+        foreach (var entry in map.EnumerateObject())
+        {
+            var file = entry.Value.GetString() ?? throw new FormatException($"{index}: weight_map['{entry.Name}'] is not a file name");
+            if (file.Contains('/') || file.Contains('\\') || file.Contains(".."))
+                throw new FormatException($"{index}: shard name '{file}' must be a plain file name");
+            if (!files.Contains(file))
+                files.Add(file);
+        }
+        return files.Select(f => Path.Combine(directory, f)).ToList();
+    }
+
+    /// <summary>Copies checkpoint tensors into the model's parameters, one tensor in memory at a time.</summary>
+    public static LoadReport LoadWeights(CausalLM model, string directory)
+    {
+        var parameters = model.state_dict();
+        var loaded = new HashSet<string>();
+        var unexpected = new List<string>();
+        var ignored = new List<string>();
+        using (no_grad())
+        {
+            foreach (var file in WeightFiles(directory))
+            {
+                using var reader = SafetensorsReader.Open(file);
+                foreach (var key in reader.Tensors.Keys)
+                {
+                    var name = model.NormaliseKey(key);
+                    if (!parameters.TryGetValue(name, out var target))
+                    {
+                        (model.IsIgnorableKey(key) ? ignored : unexpected).Add(key);
+                        continue;
+                    }
+                    if (!loaded.Add(name))
+                        throw new FormatException($"{directory}: '{name}' appears in more than one shard");
+                    var entry = reader.Tensors[key];
+                    if (!entry.Shape.SequenceEqual(target.shape))
+                        throw new FormatException(
+                            $"{file}: '{key}' has shape [{string.Join(", ", entry.Shape)}], the model expects [{string.Join(", ", target.shape)}]");
+                    using var source = reader.Read(key);
+                    target.copy_(source);
+                }
+            }
+        }
+        var missing = parameters.Keys.Where(k => !loaded.Contains(k)).ToList();
+        var report = new LoadReport(missing, unexpected, ignored);
+        if (missing.Count > 0 || unexpected.Count > 0)
+            throw new CheckpointMismatchException(directory, report);
+        return report;
+    }
+}

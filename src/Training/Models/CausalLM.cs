@@ -1,0 +1,72 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LoraService.Training.Models;
+
+/// <summary>
+/// A decoder-only language model whose module tree mirrors the Hugging Face class, so
+/// <c>state_dict()</c> names equal the checkpoint keys. Maps token ids <c>[B, T]</c> (int64) to logits <c>[B, T, V]</c>.
+/// </summary>
+public abstract class CausalLM(string name, ModelConfig config) : nn.Module<Tensor, Tensor>(name)
+{
+    public ModelConfig Config { get; } = config;
+
+    public override Tensor forward(Tensor ids) => Forward(ids, null);
+
+    /// <summary>
+    /// Logits for <paramref name="ids"/>, which continue the tokens already in <paramref name="cache"/> (if any).
+    /// <paramref name="attentionMask"/> is HF's <c>attention_mask</c> <c>[B, cached + T]</c> (1 = token, 0 = padding):
+    /// padded keys are hidden; positions stay 0..T-1 as in a transformers forward call.
+    /// </summary>
+    public abstract Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask = null);
+
+    /// <summary>
+    /// Checkpoint keys the model does not hold as parameters but that may legitimately appear in files
+    /// (GPT-2 attention-mask buffers, the tied head).
+    /// </summary>
+    public abstract bool IsIgnorableKey(string key);
+
+    /// <summary>Maps a checkpoint key to this model's parameter name (e.g. adds GPT-2's <c>transformer.</c> prefix).</summary>
+    public virtual string NormaliseKey(string key) => key;
+
+    /// <summary>Every projection LoRA may target, with its HF module path; the output head is excluded.</summary>
+    public IReadOnlyList<(string Path, Projection Module)> Projections() =>
+        named_modules()
+            .Where(m => m.module is Projection && m.name != "lm_head")
+            .Select(m => (m.name, (Projection)m.module))
+            .ToList();
+
+    /// <summary>Greedy decoding with a KV cache; stops after <paramref name="maxNewTokens"/> or at <paramref name="eosId"/> (included).</summary>
+    public int[] GenerateGreedy(int[] prompt, int maxNewTokens, int? eosId = null)
+    {
+        if (prompt.Length == 0)
+            throw new ArgumentException("the prompt must hold at least one token", nameof(prompt));
+        var wasTraining = training;
+        eval();
+        try
+        {
+            using var _ = no_grad();
+            using var cache = new KvCache(Config.NumLayers);
+            var generated = new List<int>();
+            var next = prompt.Select(t => (long)t).ToArray();
+            for (var step = 0; step < maxNewTokens; step++)
+            {
+                if (cache.Length + next.Length > Config.MaxPositions)
+                    break;
+                using var scope = NewDisposeScope();
+                var device = parameters().First().device;
+                var logits = Forward(tensor(next, device: device).unsqueeze(0), cache);
+                var token = (int)logits[0, -1].argmax().item<long>();
+                generated.Add(token);
+                if (token == eosId)
+                    break;
+                next = [token];
+            }
+            return generated.ToArray();
+        }
+        finally
+        {
+            train(wasTraining);
+        }
+    }
+}

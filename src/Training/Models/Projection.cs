@@ -1,0 +1,98 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LoraService.Training.Models;
+
+/// <summary>
+/// A linear projection that LoRA can attach to. <see cref="FanInFanOut"/> marks GPT-2's Conv1D, whose
+/// weight is stored <c>[in, out]</c>; otherwise the weight is <c>[out, in]</c> as in <c>nn.Linear</c>.
+/// Adapter weights live under the projection as <c>lora_A.weight</c> <c>[r, in]</c> and
+/// <c>lora_B.weight</c> <c>[out, r]</c>, so state-dict names are PEFT's without the adapter name.
+/// </summary>
+public sealed class Projection : nn.Module<Tensor, Tensor>
+{
+    readonly Parameter weight;
+    readonly Parameter? bias;
+    Linear? loraA;
+    Linear? loraB;
+
+    public int InFeatures { get; }
+    public int OutFeatures { get; }
+    public bool FanInFanOut { get; }
+    public LoraSettings? Lora { get; private set; }
+
+    public Parameter Weight => weight;
+    public Parameter? Bias => bias;
+    public Parameter? LoraA => loraA?.weight;
+    public Parameter? LoraB => loraB?.weight;
+
+    public Projection(int inFeatures, int outFeatures, bool hasBias, bool fanInFanOut = false,
+        Device? device = null, ScalarType dtype = ScalarType.Float32) : base("Projection")
+    {
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        FanInFanOut = fanInFanOut;
+        long[] shape = fanInFanOut ? [inFeatures, outFeatures] : [outFeatures, inFeatures];
+        weight = new Parameter(zeros(shape, dtype, device));
+        if (hasBias)
+            bias = new Parameter(zeros([outFeatures], dtype, device));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        var y = FanInFanOut
+            ? nn.functional.linear(x, weight.t(), bias)
+            : nn.functional.linear(x, weight, bias);
+        if (Lora is not { } lora)
+            return y;
+        var input = x.to_type(loraA!.weight!.dtype);
+        if (lora.Dropout > 0)
+            input = nn.functional.dropout(input, lora.Dropout, training);
+        var delta = loraB!.call(loraA.call(input)).mul(lora.Scale);
+        return y.add(delta.to_type(y.dtype));
+    }
+
+    /// <summary>Adds a fresh adapter: A kaiming-uniform(a=√5) as PEFT, B zeros, so the output is unchanged.</summary>
+    public void AttachLora(LoraSettings settings, ScalarType adapterType = ScalarType.Float32)
+    {
+        if (Lora is not null)
+            throw new InvalidOperationException("this projection already has a LoRA adapter");
+        var device = weight.device;
+        loraA = nn.Linear(InFeatures, settings.Rank, hasBias: false, device: device, dtype: adapterType);
+        loraB = nn.Linear(settings.Rank, OutFeatures, hasBias: false, device: device, dtype: adapterType);
+        using (no_grad())
+        {
+            nn.init.kaiming_uniform_(loraA.weight!, a: Math.Sqrt(5));
+            nn.init.zeros_(loraB.weight!);
+        }
+        register_module("lora_A", loraA);
+        register_module("lora_B", loraB);
+        loraA.train(training);
+        loraB.train(training);
+        Lora = settings;
+    }
+
+    /// <summary><c>s·B·A</c> in the layout of <see cref="Weight"/> (transposed for Conv1D).</summary>
+    public Tensor DeltaWeight()
+    {
+        if (Lora is not { } lora)
+            throw new InvalidOperationException("this projection has no LoRA adapter");
+        var delta = loraB!.weight!.matmul(loraA!.weight!).mul(lora.Scale);
+        return FanInFanOut ? delta.t() : delta;
+    }
+
+    /// <summary>The effective weight <c>W0 + s·B·A</c> (or W0 without an adapter), detached.</summary>
+    public Tensor MergedWeight()
+    {
+        using var _ = no_grad();
+        return Lora is null ? weight.detach().clone() : weight.detach().add(DeltaWeight().to_type(weight.dtype));
+    }
+}
+
+/// <summary>One adapter's hyperparameters; <see cref="Scale"/> is alpha/r, or alpha/√r with rsLoRA.</summary>
+public sealed record LoraSettings(int Rank, double Alpha, double Dropout = 0.0, bool UseRsLora = false)
+{
+    public double Scale => UseRsLora ? Alpha / Math.Sqrt(Rank) : Alpha / Rank;
+}

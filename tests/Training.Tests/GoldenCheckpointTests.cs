@@ -1,0 +1,29 @@
+using LoraService.Training.Checkpoints;
+using static TorchSharp.torch;
+
+namespace LoraService.Training.Tests;
+
+public sealed class GoldenCheckpointTests
+{
+    [Theory]
+    [InlineData("llama-f32")]
+    [InlineData("llama-gqa-tied-bf16-sharded")]
+    [InlineData("gpt2-f32")]
+    [InlineData("qwen2-f32")]
+    public void Loads_with_no_missing_or_unexpected_keys_and_reproduces_transformers_logits(string name)
+    {
+        using var scope = NewDisposeScope();
+        using var model = CheckpointLoader.Load(Golden.Dir(name), out var report);
+        Assert.Empty(report.Missing);
+        Assert.Empty(report.Unexpected);
+
+        var (ids, expected) = Golden.Reference(name);
+        model.eval();
+        using var _ = no_grad();
+        var logits = model.call(tensor(ids).unsqueeze(0));
+
+        Assert.Equal(expected.shape, logits.shape);
+        var maxError = logits.sub(expected).abs().max().item<float>();
+        Assert.True(maxError < 2e-5, $"{name}: max |Δlogit| = {maxError}");
+    }
+}

@@ -1,0 +1,186 @@
+using LoraService.Training.Lora;
+using LoraService.Training.Models;
+using static TorchSharp.torch;
+
+namespace LoraService.Training.Tests;
+
+public sealed class LoraTests
+{
+    static void RandomiseB(CausalLM model, long seed = 1)
+    {
+        manual_seed(seed);
+        using var _ = no_grad();
+        foreach (var b in LoraModel.LoraBParameters(model))
+            b.copy_(randn_like(b).mul(0.1));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Layer_output_equals_x_times_merged_weight(bool conv1d)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(3);
+        var projection = new Projection(12, 20, hasBias: true, fanInFanOut: conv1d);
+        using (no_grad())
+        {
+            projection.Weight.copy_(randn_like(projection.Weight));
+            projection.Bias!.copy_(randn(20));
+        }
+        projection.AttachLora(new LoraSettings(Rank: 4, Alpha: 8));
+        using (no_grad())
+            projection.LoraB!.copy_(randn(20, 4));
+        var x = randn(3, 5, 12);
+
+        var w0 = conv1d ? projection.Weight.t() : projection.Weight; // [out, in]
+        var expected = x.matmul(w0.add(projection.LoraB!.matmul(projection.LoraA!).mul(2.0)).t()).add(projection.Bias!);
+
+        Assert.True(projection.call(x).allclose(expected, rtol: 1e-5, atol: 1e-5));
+        Assert.True(nn.functional.linear(x, conv1d ? projection.MergedWeight().t() : projection.MergedWeight(), projection.Bias)
+            .allclose(expected, rtol: 1e-5, atol: 1e-5));
+    }
+
+    [Fact]
+    public void A_is_kaiming_uniform_with_peft_bound_and_b_is_zero()
+    {
+        using var scope = NewDisposeScope();
+        var projection = new Projection(256, 32, hasBias: false);
+        projection.AttachLora(new LoraSettings(16, 32));
+        var a = projection.LoraA!;
+        var bound = 1 / Math.Sqrt(256); // gain √(2/(1+5)) · √(3/fan_in)
+        Assert.Equal([16L, 256L], a.shape);
+        Assert.Equal([32L, 16L], projection.LoraB!.shape);
+        Assert.True(a.abs().max().item<float>() <= bound);
+        Assert.True(a.abs().max().item<float>() > 0.95 * bound); // uniform over the whole range, not a smaller one
+        Assert.Equal(0f, projection.LoraB.abs().sum().item<float>());
+    }
+
+    [Fact]
+    public void Scale_is_alpha_over_r_or_alpha_over_sqrt_r_with_rslora()
+    {
+        Assert.Equal(2.0, new LoraSettings(16, 32).Scale);
+        Assert.Equal(8.0, new LoraSettings(16, 32, UseRsLora: true).Scale);
+
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        var x = randn(2, 8);
+        Tensor Output(bool rs)
+        {
+            manual_seed(9);
+            var p = new Projection(8, 8, hasBias: false);
+            p.AttachLora(new LoraSettings(4, 16, UseRsLora: rs));
+            using (no_grad())
+                p.LoraB!.fill_(0.5);
+            return p.call(x); // W0 is zero, so the output is the LoRA branch alone
+        }
+        Assert.True(Output(rs: true).allclose(Output(rs: false).mul(2.0), rtol: 1e-5, atol: 1e-6)); // (16/√4)/(16/4) = 2
+    }
+
+    [Fact]
+    public void Logits_are_unchanged_at_init()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ModelFactory.CreateRandom(ModelFactory.TinyLlama(), seed: 1);
+        var ids = randint(0, 257, [2, 12]);
+        var before = model.call(ids);
+        LoraModel.Apply(model, new LoraConfig(8, 16, [LoraConfig.AllLinear]));
+        Assert.True(model.call(ids).eq(before).all().item<bool>()); // B = 0: the LoRA branch adds exactly zero
+        RandomiseB(model);
+        Assert.False(model.call(ids).allclose(before, rtol: 0, atol: 1e-4)); // the adapter is really in the path
+    }
+
+    [Fact]
+    public void Dropout_acts_on_the_lora_input_only_in_training_mode()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(2);
+        var p = new Projection(64, 64, hasBias: false);
+        p.AttachLora(new LoraSettings(8, 8, Dropout: 0.5));
+        using (no_grad())
+            p.LoraB!.copy_(randn(64, 8));
+        var x = randn(4, 64);
+        var withoutDropout = x.matmul(p.MergedWeight().t());
+
+        p.eval();
+        Assert.True(p.call(x).allclose(withoutDropout, rtol: 1e-5, atol: 1e-5));
+        p.train();
+        var a = p.call(x);
+        var b = p.call(x);
+        Assert.False(a.allclose(withoutDropout, rtol: 1e-3, atol: 1e-3));
+        Assert.False(a.allclose(b, rtol: 1e-3, atol: 1e-3));
+    }
+
+    [Fact]
+    public void Base_is_frozen_and_only_a_and_b_train()
+    {
+        using var model = ModelFactory.CreateRandom(ModelFactory.TinyLlama(), seed: 1);
+        var adapted = LoraModel.Apply(model, new LoraConfig(4, 8, ["q_proj", "v_proj"]));
+
+        Assert.Equal(["model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj",
+                      "model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.v_proj"], adapted);
+        var trainable = LoraModel.TrainableParameters(model).Select(p => p.Name).ToList();
+        Assert.Equal(8, trainable.Count);
+        Assert.All(trainable, n => Assert.True(LoraModel.IsLoraA(n) || LoraModel.IsLoraB(n), n));
+        Assert.Equal(4, LoraModel.LoraBParameters(model).Count);
+        Assert.All(LoraModel.LoraBParameters(model), b => Assert.Equal(4, b.shape[1]));
+        Assert.All(LoraModel.LoraAParameters(model), a => Assert.Equal(4, a.shape[0]));
+    }
+
+    [Fact]
+    public void All_linear_covers_every_projection_but_the_head()
+    {
+        using var model = ModelFactory.CreateRandom(ModelFactory.TinyLlama(), seed: 1);
+        var adapted = LoraModel.Apply(model, new LoraConfig(4, 8, [LoraConfig.AllLinear]));
+        Assert.Equal(14, adapted.Count);
+        Assert.DoesNotContain("lm_head", adapted);
+    }
+
+    [Fact]
+    public void Unknown_target_name_is_rejected_by_name()
+    {
+        using var llama = ModelFactory.CreateRandom(ModelFactory.TinyLlama(), seed: 1);
+        var e = Assert.Throws<ArgumentException>(() => LoraModel.Apply(llama, new LoraConfig(4, 8, ["q_proj", "qkv_proj"])));
+        Assert.Contains("'qkv_proj'", e.Message);
+        using var gpt2 = ModelFactory.CreateRandom(ModelFactory.TinyGpt2(), seed: 1);
+        e = Assert.Throws<ArgumentException>(() => LoraModel.Apply(gpt2, new LoraConfig(4, 8, ["q_proj"])));
+        Assert.Contains("'q_proj'", e.Message);
+        Assert.Empty(LoraModel.Adapted(gpt2)); // nothing half-applied
+    }
+
+    [Fact]
+    public void Gpt2_c_proj_targets_both_attention_and_mlp_projections()
+    {
+        using var model = ModelFactory.CreateRandom(ModelFactory.TinyGpt2(layers: 1), seed: 1);
+        var adapted = LoraModel.Apply(model, new LoraConfig(4, 8, ["c_proj"]));
+        Assert.Equal(["transformer.h.0.attn.c_proj", "transformer.h.0.mlp.c_proj"], adapted);
+    }
+
+    [Fact]
+    public void Lora_gradients_reach_a_and_b_only()
+    {
+        using var scope = NewDisposeScope();
+        using var model = ModelFactory.CreateRandom(ModelFactory.TinyGpt2(), seed: 1);
+        LoraModel.Apply(model, new LoraConfig(4, 8, [LoraConfig.AllLinear]));
+        RandomiseB(model);
+        var ids = randint(0, 257, [2, 8]);
+        nn.functional.cross_entropy(model.call(ids).view(-1, 257), ids.view(-1)).backward();
+        foreach (var (name, p) in model.named_parameters())
+        {
+            if (LoraModel.IsLoraA(name) || LoraModel.IsLoraB(name))
+                Assert.True(p.grad is not null && p.grad.abs().sum().item<float>() > 0, name);
+            else
+                Assert.True(p.grad is null, name);
+        }
+    }
+
+    [Fact]
+    public void Full_fine_tune_trains_everything_or_everything_but_embeddings()
+    {
+        using var model = ModelFactory.CreateRandom(ModelFactory.TinyGpt2(), seed: 1);
+        FullFineTune.Prepare(model);
+        Assert.Equal(model.parameters().Count(), LoraModel.TrainableParameters(model).Count);
+        FullFineTune.Prepare(model, freezeEmbeddings: true);
+        var frozen = model.named_parameters().Where(p => !p.parameter.requires_grad).Select(p => p.name).Order().ToList();
+        Assert.Equal(["transformer.wpe.weight", "transformer.wte.weight"], frozen);
+    }
+}
