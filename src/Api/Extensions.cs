@@ -1,5 +1,6 @@
 using Hangfire;
 using LoraService.Api.Auth;
+using LoraService.Api.Jobs;
 using LoraService.ServiceDefaults;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.OpenApi;
@@ -16,7 +17,16 @@ internal static class Extensions
         builder.Services.Configure<AdminKeyOptions>(builder.Configuration.GetSection(AdminKeyOptions.Section));
         builder.Services.AddHostedService<AdminKeyBootstrapper>();
 
+        builder.Services.AddSingleton(builder.Configuration.GetSection(JobQueueOptions.Section).Get<JobQueueOptions>() ?? new JobQueueOptions());
+        builder.Services.AddScoped<JobQueue>();
+        builder.Services.AddScoped<JobSpecValidator>();
+
         builder.Services.AddProblemDetails();
+        builder.Services.ConfigureHttpJsonOptions(json =>
+        {
+            json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
+            json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.SnakeCaseLower));
+        });
         builder.Services.AddMemoryCache();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);

@@ -11,6 +11,8 @@ app.UseApiPipeline();
 app.MapDefaultHealthChecks();
 app.MapHangfireDashboardForAdmins();
 app.MapIdentityApi();
+app.MapJobsApi();
+app.MapArtifactsApi();
 app.Run();
 
 public partial class Program;

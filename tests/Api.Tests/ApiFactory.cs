@@ -13,7 +13,12 @@ public sealed class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     public PostgresDatabase Database => _database;
 
-    public async Task InitializeAsync() => _database = await PostgresDatabase.CreateAsync(migrate: false);
+    public async Task InitializeAsync()
+    {
+        _database = await PostgresDatabase.CreateAsync(migrate: false);
+        // Start the host now: it applies the migrations and creates the admin key that tests seed against.
+        CreateClient().Dispose();
+    }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {

@@ -25,14 +25,14 @@ public sealed class IdentityTests(ApiFactory factory) : IClassFixture<ApiFactory
     public async Task An_admin_creates_a_tenant_whose_key_works_but_is_not_admin()
     {
         var admin = factory.CreateClient(TestKeys.Admin);
-        Assert.True((await admin.GetFromJsonAsync<Me>("/api/v1/me"))!.IsAdmin);
+        Assert.True((await admin.GetFromJsonAsync<Me>("/api/v1/me", ApiJson.Options))!.IsAdmin);
 
         var created = await admin.PostAsJsonAsync("/api/v1/tenants", new { name = "team-" + Guid.NewGuid().ToString("N")[..8] });
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-        var issued = (await created.Content.ReadFromJsonAsync<Issued>())!;
+        var issued = (await created.Content.ReadFromJsonAsync<Issued>(ApiJson.Options))!;
 
         var tenant = factory.CreateClient(issued.Key);
-        var me = (await tenant.GetFromJsonAsync<Me>("/api/v1/me"))!;
+        var me = (await tenant.GetFromJsonAsync<Me>("/api/v1/me", ApiJson.Options))!;
         Assert.Equal((issued.TenantId, false), (me.TenantId, me.IsAdmin));
         Assert.Equal(HttpStatusCode.Forbidden, (await tenant.PostAsJsonAsync("/api/v1/tenants", new { name = "x" })).StatusCode);
 

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace LoraService.Domain.Jobs;
 
 /// <summary>What a user asks for. Stored as jsonb on the job row; the worker reads it by job id.</summary>
@@ -32,6 +34,7 @@ public sealed record LoraSettings
     /// <summary>LoRA+: learning-rate multiplier for B; null or 1 disables it.</summary>
     public double? LoraPlusRatio { get; init; }
 
+    [JsonIgnore]
     public double ResolvedAlpha => Alpha ?? 2.0 * Rank;
 }
 

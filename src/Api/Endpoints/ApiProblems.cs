@@ -1,0 +1,15 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace LoraService.Api.Endpoints;
+
+internal static class ApiProblems
+{
+    /// <summary>422: the request is well-formed but its content is invalid; <paramref name="errors"/> maps fields to messages.</summary>
+    public static ProblemHttpResult Unprocessable(IDictionary<string, string[]> errors, string title) =>
+        TypedResults.Problem(new HttpValidationProblemDetails(errors)
+        {
+            Status = StatusCodes.Status422UnprocessableEntity,
+            Title = title,
+            Type = "https://tools.ietf.org/html/rfc9110#section-15.5.21",
+        });
+}

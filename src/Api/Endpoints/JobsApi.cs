@@ -1,0 +1,143 @@
+using System.Security.Claims;
+using LoraService.Api.Auth;
+using LoraService.Api.Jobs;
+using LoraService.Domain.Jobs;
+using LoraService.Domain.Persistence;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace LoraService.Api.Endpoints;
+
+internal static class JobsApi
+{
+    public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
+    {
+        var jobs = app.MapGroup("/api/v1/jobs").WithTags("Jobs");
+        jobs.MapPost("/", CreateJob)
+            .WithSummary("Create a fine-tuning job")
+            .WithDescription("Validates the spec against the base model and your datasets, stores it and queues it. " +
+                "Send an Idempotency-Key header to make retries safe: the same key returns the same job.");
+        jobs.MapGet("/", ListJobs).WithSummary("List jobs, newest first (cursor paging, optional status filter)");
+        jobs.MapGet("/{id:guid}", GetJob).WithSummary("A job with its status, progress (step, total, ETA, queue position) and error");
+        jobs.MapPost("/{id:guid}/cancel", CancelJob).WithSummary("Cancel a job; a running job stops within one training step");
+        jobs.MapJobDetailsApi();
+        return app;
+    }
+
+    private static async Task<Results<Created<JobResponse>, Ok<JobResponse>, ValidationProblem, ProblemHttpResult>> CreateJob(
+        CreateJobRequest request,
+        [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
+        ClaimsPrincipal user,
+        LoraDbContext db,
+        JobSpecValidator validator,
+        JobQueue queue,
+        CancellationToken ct)
+    {
+        var tenantId = user.TenantId();
+        if (idempotencyKey is { Length: > 200 })
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["Idempotency-Key"] = ["at most 200 characters."] });
+        if (idempotencyKey is not null && await FindByIdempotencyKey(db, tenantId, idempotencyKey, ct) is { } existing)
+            return TypedResults.Ok(JobResponse.From(existing));
+
+        var (spec, errors) = await validator.ValidateAsync(request, tenantId, ct);
+        if (spec is null)
+            return ApiProblems.Unprocessable(errors, "The job spec is invalid.");
+
+        var job = new FineTuneJob { TenantId = tenantId, Spec = spec, Name = request.Name, Tags = [.. request.Tags ?? []], IdempotencyKey = idempotencyKey };
+        db.Jobs.Add(job);
+        db.JobEvents.Add(JobEvent.Create(job.Id, "Job created", new { queue = queue.Queue }));
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException e) when (idempotencyKey is not null && e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        {
+            // A concurrent retry with the same key won the race: answer with its job.
+            db.ChangeTracker.Clear();
+            return TypedResults.Ok(JobResponse.From((await FindByIdempotencyKey(db, tenantId, idempotencyKey, ct))!));
+        }
+
+        try
+        {
+            job.QueueJobId = queue.Enqueue(job.Id);
+            db.JobEvents.Add(JobEvent.Create(job.Id, "Job queued", new { queue = queue.Queue, queue_job_id = job.QueueJobId }));
+        }
+        catch (Exception e)
+        {
+            job.Fail("enqueue_failed", $"The job could not be queued: {e.Message}", DateTimeOffset.UtcNow);
+        }
+        await db.SaveChangesAsync(ct);
+        return TypedResults.Created($"/api/v1/jobs/{job.Id}", JobResponse.From(job));
+    }
+
+    private static Task<FineTuneJob?> FindByIdempotencyKey(LoraDbContext db, Guid tenantId, string key, CancellationToken ct) =>
+        db.Jobs.AsNoTracking().SingleOrDefaultAsync(j => j.TenantId == tenantId && j.IdempotencyKey == key, ct);
+
+    private static async Task<Results<Ok<Page<JobResponse>>, ValidationProblem>> ListJobs(
+        ClaimsPrincipal user, LoraDbContext db, string? status, Guid? after, int? limit, CancellationToken ct)
+    {
+        var take = limit ?? 20;
+        if (take is < 1 or > 100)
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = ["limit must be between 1 and 100."] });
+        JobStatus? wanted = null;
+        if (status is not null)
+        {
+            if (!Enum.TryParse<JobStatus>(status, ignoreCase: true, out var parsed) || int.TryParse(status, out _))
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["status"] = [$"status must be one of {string.Join(", ", Enum.GetNames<JobStatus>().Select(n => n.ToLowerInvariant()))}."] });
+            wanted = parsed;
+        }
+        var tenantId = user.TenantId();
+        var query = db.Jobs.AsNoTracking().Where(j => j.TenantId == tenantId);
+        if (wanted is { } s) query = query.Where(j => j.Status == s);
+        if (after is { } cursor)
+        {
+            var at = await db.Jobs.Where(j => j.Id == cursor && j.TenantId == tenantId).Select(j => (DateTimeOffset?)j.CreatedAt).SingleOrDefaultAsync(ct);
+            if (at is null)
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["after"] = ["after must be the id of one of your jobs (next_after of the previous page)."] });
+            query = query.Where(j => j.CreatedAt < at || (j.CreatedAt == at && j.Id.CompareTo(cursor) < 0));
+        }
+        var rows = await query.OrderByDescending(j => j.CreatedAt).ThenByDescending(j => j.Id).Take(take + 1).ToListAsync(ct);
+        var page = rows.Take(take).Select(j => JobResponse.From(j)).ToList();
+        return TypedResults.Ok(new Page<JobResponse>(page, rows.Count > take, rows.Count > take ? page[^1].Id : null));
+    }
+
+    private static async Task<Results<Ok<JobResponse>, NotFound>> GetJob(Guid id, ClaimsPrincipal user, LoraDbContext db, CancellationToken ct)
+    {
+        var job = await db.Jobs.AsNoTracking().SingleOrDefaultAsync(j => j.Id == id && j.TenantId == user.TenantId(), ct);
+        if (job is null) return TypedResults.NotFound();
+        int? position = null;
+        if (job.Status == JobStatus.Queued)
+            position = await db.Jobs.CountAsync(j => j.Status == JobStatus.Queued && j.Id.CompareTo(job.Id) < 0, ct);
+        return TypedResults.Ok(JobResponse.From(job, position));
+    }
+
+    private static async Task<Results<Ok<JobResponse>, NotFound, Conflict<ProblemDetails>>> CancelJob(
+        Guid id, ClaimsPrincipal user, LoraDbContext db, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var job = await db.Jobs.SingleOrDefaultAsync(j => j.Id == id && j.TenantId == user.TenantId(), ct);
+            if (job is null) return TypedResults.NotFound();
+            if (JobLifecycle.IsTerminal(job.Status) || job.Status == JobStatus.Cancelling)
+                return job.Status is JobStatus.Cancelled or JobStatus.Cancelling
+                    ? TypedResults.Ok(JobResponse.From(job))
+                    : TypedResults.Conflict(new ProblemDetails { Title = "The job has finished.", Detail = $"The job is {job.Status.ToString().ToLowerInvariant()}; there is nothing to cancel.", Status = 409 });
+
+            // A queued job is cancelled at once (the worker will skip it); a running one is asked to stop after its current step.
+            job.MoveTo(job.Status == JobStatus.Queued ? JobStatus.Cancelled : JobStatus.Cancelling, DateTimeOffset.UtcNow);
+            db.JobEvents.Add(JobEvent.Create(job.Id, job.Status == JobStatus.Cancelled ? "Job cancelled before it started" : "Cancel requested"));
+            try
+            {
+                await db.SaveChangesAsync(ct);
+                return TypedResults.Ok(JobResponse.From(job));
+            }
+            catch (DbUpdateConcurrencyException) when (attempt < 5)
+            {
+                // The worker updated the row meanwhile (progress, heartbeat); read it again.
+                db.ChangeTracker.Clear();
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+using LoraService.Domain.Jobs;
+
+namespace LoraService.Api.Jobs;
+
+/// <summary>
+/// A fine-tuning job. Omitted settings take the documented defaults: LoRA r=16, alpha=2r, dropout 0.05 on all
+/// seven projections; cosine schedule with 10% warmup; evaluation every 50 steps on up to 200 examples per set.
+/// </summary>
+/// <param name="BaseModel">Name of a model from GET /api/v1/models.</param>
+/// <param name="Method">lora or full.</param>
+/// <param name="TrainingDataset">Dataset id (text, prompt_completion or messages).</param>
+/// <param name="ValidationDataset">Optional held-out dataset of the same kind; its loss is reported at each evaluation.</param>
+/// <param name="Lora">LoRA settings (method lora only).</param>
+/// <param name="Hyperparameters">Optimizer, schedule and batching.</param>
+/// <param name="Evaluation">Target (learning) and source (forgetting) eval sets.</param>
+/// <param name="CheckpointEvery">Optimizer steps between resumable checkpoints; 0 = only at the end.</param>
+/// <param name="Name">Display name.</param>
+/// <param name="Tags">Free-form labels.</param>
+public sealed record CreateJobRequest(
+    string? BaseModel,
+    FineTuneMethod? Method,
+    Guid? TrainingDataset,
+    Guid? ValidationDataset,
+    LoraSettings? Lora,
+    Hyperparameters? Hyperparameters,
+    EvaluationSettings? Evaluation,
+    int? CheckpointEvery,
+    string? Name,
+    IReadOnlyList<string>? Tags);
+
+public sealed record JobErrorResponse(string Code, string Message);
+
+public sealed record JobProgressResponse(int Step, int TotalSteps, double Epoch, long TokensSeen, double? EtaSeconds, int? QueuePosition);
+
+public sealed record JobResponse(
+    Guid Id,
+    string? Name,
+    JobStatus Status,
+    FineTuneSpec Spec,
+    JobProgressResponse Progress,
+    JobErrorResponse? Error,
+    IReadOnlyList<string> Tags,
+    string? WorkerId,
+    int Attempt,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt)
+{
+    public static JobResponse From(FineTuneJob job, int? queuePosition = null) => new(
+        job.Id, job.Name, job.Status, job.Spec,
+        new JobProgressResponse(job.Progress.Step, job.Progress.TotalSteps, job.Progress.Epoch, job.Progress.TokensSeen, job.Progress.EtaSeconds, queuePosition),
+        job.ErrorCode is null ? null : new JobErrorResponse(job.ErrorCode, job.ErrorMessage ?? ""),
+        job.Tags, job.WorkerId, job.Attempt, job.CreatedAt, job.StartedAt, job.FinishedAt);
+}
+
+/// <summary>A page of a list, newest first. Pass <c>next_after</c> as <c>after</c> for the next page.</summary>
+public sealed record Page<T>(IReadOnlyList<T> Data, bool HasMore, Guid? NextAfter);

@@ -1,0 +1,199 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using LoraService.Domain.Jobs;
+using LoraService.TestSupport;
+using Microsoft.EntityFrameworkCore;
+
+namespace LoraService.Api.Tests;
+
+public sealed class JobsApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
+{
+    private HttpClient Admin => factory.CreateClient(TestKeys.Admin);
+
+    private async Task<object> ValidRequestAsync(string? modelName = null)
+    {
+        var tenant = await Seed.AdminTenantAsync(factory.Database);
+        var model = await Seed.ModelAsync(factory.Database, modelName);
+        var train = await Seed.DatasetAsync(factory.Database, tenant, "messages");
+        var target = await Seed.DatasetAsync(factory.Database, tenant, "exact_match");
+        var source = await Seed.DatasetAsync(factory.Database, tenant, "multiple_choice");
+        return new
+        {
+            base_model = model.Name,
+            method = "lora",
+            training_dataset = train.Id,
+            lora = new { rank = 8 },
+            hyperparameters = new { max_steps = 10, max_sequence_length = 64 },
+            evaluation = new { target = new[] { target.Id }, source = new[] { source.Id }, every_n_steps = 5 },
+            name = "first job",
+        };
+    }
+
+    private static async Task<JsonElement> Json(HttpResponseMessage response) =>
+        await response.Content.ReadFromJsonAsync<JsonElement>();
+
+    [Fact]
+    public async Task A_valid_job_is_stored_with_resolved_defaults_and_queued_on_hangfire()
+    {
+        var response = await Admin.PostAsJsonAsync("/api/v1/jobs", await ValidRequestAsync());
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var job = await Json(response);
+        Assert.Equal("queued", job.GetProperty("status").GetString());
+        var lora = job.GetProperty("spec").GetProperty("lora");
+        Assert.Equal(16.0, lora.GetProperty("alpha").GetDouble());
+        Assert.Equal(7, lora.GetProperty("target_modules").GetArrayLength());
+        Assert.Equal("cosine", job.GetProperty("spec").GetProperty("hyperparameters").GetProperty("schedule").GetString());
+        Assert.True(job.GetProperty("progress").GetProperty("queue_position").ValueKind is JsonValueKind.Null or JsonValueKind.Number);
+
+        var id = job.GetProperty("id").GetGuid();
+        await using var db = factory.Database.CreateContext();
+        var row = await db.Jobs.SingleAsync(j => j.Id == id);
+        Assert.NotNull(row.QueueJobId);
+        await using var connection = new Npgsql.NpgsqlConnection(factory.Database.ConnectionString);
+        await connection.OpenAsync();
+        await using var query = new Npgsql.NpgsqlCommand("SELECT queue FROM hangfire.jobqueue WHERE jobid = @id", connection);
+        query.Parameters.AddWithValue("id", long.Parse(row.QueueJobId!));
+        Assert.Equal("cpu", await query.ExecuteScalarAsync());
+    }
+
+    public static TheoryData<string, string, string> InvalidSpecs => new()
+    {
+        { "base_model", "\"no-such-model\"", "No base model named 'no-such-model'" },
+        { "lora", "{\"rank\": 0}", "rank must be at least 1" },
+        { "lora", "{\"rank\": 65}", "larger than the model's hidden size" },
+        { "lora", "{\"target_modules\": [\"q_proj\", \"c_attn\"]}", "'c_attn' is not a module" },
+        { "hyperparameters", "{\"max_sequence_length\": 4096}", "exceeds the model's 128 positions" },
+        { "hyperparameters", "{\"batch_size\": 8, \"micro_batch_size\": 3}", "must be a multiple of micro_batch_size" },
+        { "hyperparameters", "{\"schedule\": \"exponential\"}", "schedule must be one of" },
+        { "hyperparameters", "{\"learning_rate\": -1}", "learning_rate must be in (0, 1)" },
+        { "training_dataset", "\"00000000-0000-0000-0000-000000000001\"", "No dataset" },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidSpecs))]
+    public async Task Invalid_specs_are_422_naming_the_field(string field, string json, string message)
+    {
+        var request = JsonSerializer.SerializeToNode(await ValidRequestAsync())!.AsObject();
+        request[field] = System.Text.Json.Nodes.JsonNode.Parse(json);
+        var before = await CountJobsAsync();
+
+        var response = await Admin.PostAsJsonAsync("/api/v1/jobs", request);
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var errors = (await Json(response)).GetProperty("errors");
+        var messages = errors.EnumerateObject().Where(e => e.Name.StartsWith(field)).SelectMany(e => e.Value.EnumerateArray()).Select(m => m.GetString()!);
+        Assert.Contains(messages, m => m.Contains(message));
+        Assert.Equal(before, await CountJobsAsync());
+    }
+
+    [Fact]
+    public async Task A_training_set_of_the_wrong_format_is_refused()
+    {
+        var tenant = await Seed.AdminTenantAsync(factory.Database);
+        var mc = await Seed.DatasetAsync(factory.Database, tenant, "multiple_choice");
+        var request = JsonSerializer.SerializeToNode(await ValidRequestAsync())!.AsObject();
+        request["training_dataset"] = mc.Id;
+        var response = await Admin.PostAsJsonAsync("/api/v1/jobs", request);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        Assert.Contains("has format 'multiple_choice'", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Another_tenants_dataset_and_job_do_not_exist_for_you()
+    {
+        var request = await ValidRequestAsync();
+        var created = await Json(await Admin.PostAsJsonAsync("/api/v1/jobs", request));
+        var jobId = created.GetProperty("id").GetGuid();
+
+        var (_, otherKey) = await Seed.OtherTenantAsync(factory);
+        var other = factory.CreateClient(otherKey);
+        var theirs = await other.PostAsJsonAsync("/api/v1/jobs", request);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, theirs.StatusCode);
+        Assert.Contains("No dataset", await theirs.Content.ReadAsStringAsync());
+
+        foreach (var path in new[] { "", "/metrics", "/events", "/checkpoints", "/summary", "/artifacts" })
+            Assert.Equal(HttpStatusCode.NotFound, (await other.GetAsync($"/api/v1/jobs/{jobId}{path}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await other.PostAsync($"/api/v1/jobs/{jobId}/cancel", null)).StatusCode);
+        Assert.Equal(0, (await Json(await other.GetAsync("/api/v1/jobs"))).GetProperty("data").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task A_retried_post_with_the_same_idempotency_key_returns_the_same_job()
+    {
+        var request = await ValidRequestAsync();
+        var key = "retry-" + Guid.NewGuid();
+        async Task<HttpResponseMessage> Post()
+        {
+            var message = new HttpRequestMessage(HttpMethod.Post, "/api/v1/jobs") { Content = JsonContent.Create(request) };
+            message.Headers.Add("Idempotency-Key", key);
+            return await Admin.SendAsync(message);
+        }
+
+        var responses = await Task.WhenAll(Post(), Post(), Post());
+        var ids = new HashSet<Guid>();
+        foreach (var response in responses)
+        {
+            Assert.True(response.StatusCode is HttpStatusCode.Created or HttpStatusCode.OK, response.StatusCode.ToString());
+            ids.Add((await Json(response)).GetProperty("id").GetGuid());
+        }
+        Assert.Single(ids);
+        Assert.Equal(HttpStatusCode.OK, (await Post()).StatusCode);
+        await using var db = factory.Database.CreateContext();
+        Assert.Equal(1, await db.Jobs.CountAsync(j => j.IdempotencyKey == key));
+    }
+
+    [Fact]
+    public async Task A_queued_job_is_cancelled_at_once_and_a_finished_one_is_a_conflict()
+    {
+        var created = await Json(await Admin.PostAsJsonAsync("/api/v1/jobs", await ValidRequestAsync()));
+        var id = created.GetProperty("id").GetGuid();
+
+        var cancelled = await Admin.PostAsync($"/api/v1/jobs/{id}/cancel", null);
+        Assert.Equal("cancelled", (await Json(cancelled)).GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await Admin.PostAsync($"/api/v1/jobs/{id}/cancel", null)).StatusCode);
+
+        await using (var db = factory.Database.CreateContext())
+        {
+            var job = new FineTuneJob { TenantId = await Seed.AdminTenantAsync(factory.Database), Spec = (await db.Jobs.SingleAsync(j => j.Id == id)).Spec };
+            job.MoveTo(JobStatus.Running, DateTimeOffset.UtcNow);
+            job.MoveTo(JobStatus.Succeeded, DateTimeOffset.UtcNow);
+            db.Jobs.Add(job);
+            await db.SaveChangesAsync();
+            Assert.Equal(HttpStatusCode.Conflict, (await Admin.PostAsync($"/api/v1/jobs/{job.Id}/cancel", null)).StatusCode);
+        }
+        var events = await Json(await Admin.GetAsync($"/api/v1/jobs/{id}/events"));
+        Assert.Contains(events.EnumerateArray(), e => e.GetProperty("message").GetString()!.Contains("cancelled"));
+    }
+
+    [Fact]
+    public async Task Jobs_list_pages_newest_first_and_filters_by_status()
+    {
+        var (_, key) = await Seed.OtherTenantAsync(factory);
+        var client = factory.CreateClient(key);
+        await using (var db = factory.Database.CreateContext())
+        {
+            var tenant = (await db.ApiKeys.SingleAsync(k => k.Prefix == key.Split('_')[1])).TenantId;
+            for (var i = 0; i < 5; i++)
+                db.Jobs.Add(new FineTuneJob { TenantId = tenant, Name = $"job {i}", Spec = new FineTuneSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid() } });
+            await db.SaveChangesAsync();
+        }
+
+        var first = await Json(await client.GetAsync("/api/v1/jobs?limit=2"));
+        Assert.Equal(["job 4", "job 3"], first.GetProperty("data").EnumerateArray().Select(j => j.GetProperty("name").GetString()));
+        Assert.True(first.GetProperty("has_more").GetBoolean());
+        var next = first.GetProperty("next_after").GetGuid();
+        var second = await Json(await client.GetAsync($"/api/v1/jobs?limit=2&after={next}"));
+        Assert.Equal(["job 2", "job 1"], second.GetProperty("data").EnumerateArray().Select(j => j.GetProperty("name").GetString()));
+        var succeeded = await Json(await client.GetAsync("/api/v1/jobs?status=succeeded"));
+        Assert.Equal(0, succeeded.GetProperty("data").GetArrayLength());
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("/api/v1/jobs?limit=1000")).StatusCode);
+    }
+
+    private async Task<int> CountJobsAsync()
+    {
+        await using var db = factory.Database.CreateContext();
+        return await db.Jobs.CountAsync();
+    }
+}
