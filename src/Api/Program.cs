@@ -13,6 +13,7 @@ app.MapHangfireDashboardForAdmins();
 app.MapIdentityApi();
 app.MapJobsApi();
 app.MapArtifactsApi();
+app.MapModelsApi();
 app.Run();
 
 public partial class Program;

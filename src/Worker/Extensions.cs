@@ -1,6 +1,8 @@
 using Hangfire;
 using LoraService.ServiceDefaults;
+using LoraService.Domain.Models;
 using LoraService.Worker.Devices;
+using LoraService.Worker.Models;
 
 namespace LoraService.Worker;
 
@@ -22,7 +24,16 @@ internal static class Extensions
             // One training job per device at a time.
             server.WorkerCount = 1;
         });
+        // Model-folder chores get their own server so they never wait behind a training run.
+        builder.Services.AddHangfireServer(server =>
+        {
+            server.ServerName = name + ":models";
+            server.Queues = [ModelQueues.Models];
+            server.WorkerCount = 1;
+        });
+        builder.Services.AddScoped<IModelCatalog, ModelCatalog>();
         builder.Services.AddHostedService<DeviceAnnouncer>();
+        builder.Services.AddHostedService<ModelCatalogStartup>();
         return builder;
     }
 

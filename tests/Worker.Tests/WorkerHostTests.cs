@@ -38,7 +38,7 @@ public sealed class WorkerHostTests : IAsyncLifetime
         string? serverData = null;
         for (var attempt = 0; attempt < 50 && serverData is null; attempt++)
         {
-            await using var query = new NpgsqlCommand("SELECT data FROM hangfire.server WHERE id LIKE 'test-worker%'", connection);
+            await using var query = new NpgsqlCommand("SELECT data FROM hangfire.server WHERE id LIKE 'test-worker%' AND id NOT LIKE 'test-worker:models%'", connection);
             try { serverData = (string?)await query.ExecuteScalarAsync(); }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UndefinedTable) { }
             if (serverData is null) await Task.Delay(200);
