@@ -1,0 +1,39 @@
+using LoraService.Training.Tokenization;
+
+namespace LoraService.Training.Tests;
+
+public sealed class HfTokenizerTests
+{
+    [Fact]
+    public void Byte_level_tokenizer_round_trips_text_and_recognises_added_tokens()
+    {
+        using var tokenizer = HfTokenizer.Load(TinyTokenizerFiles.Write());
+
+        Assert.Equal(TinyTokenizerFiles.Bytes("héllo world"), tokenizer.Encode("héllo world"));
+        Assert.Equal("héllo world", tokenizer.Decode(tokenizer.Encode("héllo world")));
+        Assert.Equal([.. TinyTokenizerFiles.Bytes("a"), 257, .. TinyTokenizerFiles.Bytes("b")], tokenizer.Encode("a<|im_start|>b"));
+        Assert.Equal(new SpecialTokens(null, 256, 259), tokenizer.Special);
+        Assert.Equal(258, tokenizer.TokenToId("<|im_end|>"));
+        Assert.Equal((int)'a', tokenizer.TokenToId("a"));
+        Assert.False(tokenizer.AddBos);
+        Assert.Empty(tokenizer.Encode(""));
+    }
+
+    [Fact]
+    public void Post_processor_bos_is_not_inserted_by_encode_but_reported()
+    {
+        using var tokenizer = HfTokenizer.Load(TinyTokenizerFiles.Write(
+            addedTokens: ["<s>", "</s>"], bosPostProcessor: true, bos: "<s>", eos: "</s>", pad: null));
+
+        Assert.True(tokenizer.AddBos);
+        Assert.Equal(new SpecialTokens(256, 257, null), tokenizer.Special);
+        Assert.Equal(TinyTokenizerFiles.Bytes("hi"), tokenizer.Encode("hi"));
+    }
+
+    [Fact]
+    public void Reads_the_chat_template_string()
+    {
+        using var tokenizer = HfTokenizer.Load(TinyTokenizerFiles.Write(chatTemplate: "{% for m in messages %}<|im_start|>{% endfor %}"));
+        Assert.Contains("<|im_start|>", tokenizer.ChatTemplate);
+    }
+}
