@@ -22,7 +22,7 @@ public sealed class TrainerTests
 
     private static TrainerOptions Options(int steps = 12) => new(
         MicroBatchSize: 4, GradientAccumulationSteps: 2, MaxSteps: steps,
-        Optimizer: new OptimizerOptions(LearningRate: 0.05, WeightDecay: 0.01),
+        Optimizer: new AdamWOptions(LearningRate: 0.05, WeightDecay: 0.01),
         Schedule: new ScheduleOptions(ScheduleKind.Cosine, WarmupSteps: 2), Seed: 5);
 
     private static TrainingResult Run(TinyLanguageModel model, TrainerOptions options, string? resumeFrom = null,
@@ -136,7 +136,7 @@ public sealed class TrainerTests
         using var a = new TinyLanguageModel(Vocab);
         using var b = new TinyLanguageModel(Vocab);
         var options = new TrainerOptions(MicroBatchSize: 4, GradientAccumulationSteps: 2, MaxSteps: 3, Shuffle: false,
-            Optimizer: new OptimizerOptions(LearningRate: 0.05));
+            Optimizer: new AdamWOptions(LearningRate: 0.05));
         var accumulated = Trainer.Train(a, a.Trainable(), data, options, 11, CPU);
         var whole = Trainer.Train(b, b.Trainable(), data, options with { MicroBatchSize = 8, GradientAccumulationSteps = 1 }, 11, CPU);
 
@@ -152,7 +152,7 @@ public sealed class TrainerTests
     {
         using var model = new TinyLanguageModel(Vocab);
         var options = new TrainerOptions(MicroBatchSize: 8, MaxSteps: 1, MaxGradNorm: 1e-3,
-            Optimizer: new OptimizerOptions(LearningRate: 0.0, WeightDecay: 0));
+            Optimizer: new AdamWOptions(LearningRate: 0.0, WeightDecay: 0));
         var result = Trainer.Train(model, model.Trainable(), CyclicData(8), options, 11, CPU);
         Assert.True(result.History[0].GradNorm > 1e-3);
     }

@@ -6,7 +6,7 @@ namespace LoraService.Training.Training;
 
 /// <param name="WeightDecay">Decoupled decay; always passed explicitly (TorchSharp's default is 0, PyTorch's 0.01).</param>
 /// <param name="LoraPlusRatio">LoRA+ (Hayou et al., 2024): parameters named <c>*lora_B.weight</c> train at lr × ratio.</param>
-public sealed record OptimizerOptions(
+public sealed record AdamWOptions(
     double LearningRate = 2e-4,
     double WeightDecay = 0.01,
     double Beta1 = 0.9,
@@ -25,7 +25,7 @@ public static class OptimizerFactory
     /// their own learning rate. Groups are returned in optimizer order.
     /// </summary>
     public static (AdamW Optimizer, IReadOnlyList<OptimizerGroup> Groups) Create(
-        IReadOnlyList<(string Name, Parameter Parameter)> parameters, OptimizerOptions options)
+        IReadOnlyList<(string Name, Parameter Parameter)> parameters, AdamWOptions options)
     {
         var groups = parameters
             .GroupBy(p => (Decay: !IsExemptFromDecay(p.Name), LoraB: options.LoraPlusRatio is not null && IsLoraB(p.Name)))

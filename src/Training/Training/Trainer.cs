@@ -39,7 +39,7 @@ public static class Trainer
         var totalSteps = options.MaxSteps ?? (int)Math.Ceiling((double)plan.MicroBatchesPerEpoch * options.Epochs / options.GradientAccumulationSteps);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(totalSteps);
         var schedule = new LearningRateSchedule(options.ScheduleOrDefault, totalSteps);
-        var (optimizer, groups) = OptimizerFactory.Create(trainable, options.OptimizerOrDefault);
+        var (optimizer, groups) = OptimizerFactory.Create(trainable, options.AdamWOrDefault);
         var paramGroups = optimizer.ParamGroups.ToList();
         var parameters = trainable.Select(p => p.Parameter).ToList();
 

@@ -13,7 +13,7 @@ public sealed record TrainerOptions(
     int GradientAccumulationSteps = 1,
     int Epochs = 1,
     int? MaxSteps = null,
-    OptimizerOptions? Optimizer = null,
+    AdamWOptions? Optimizer = null,
     ScheduleOptions? Schedule = null,
     double MaxGradNorm = 1.0,
     int Seed = 42,
@@ -24,6 +24,6 @@ public sealed record TrainerOptions(
     int KeepCheckpoints = 0,
     bool CheckpointOnCancel = true)
 {
-    public OptimizerOptions OptimizerOrDefault => Optimizer ?? new OptimizerOptions();
+    public AdamWOptions AdamWOrDefault => Optimizer ?? new AdamWOptions();
     public ScheduleOptions ScheduleOrDefault => Schedule ?? new ScheduleOptions();
 }
