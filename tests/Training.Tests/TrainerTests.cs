@@ -1,4 +1,5 @@
 using LoraService.Training.Data;
+using LoraService.Training.Evaluation;
 using LoraService.Training.Training;
 using static TorchSharp.torch;
 
@@ -166,5 +167,50 @@ public sealed class TrainerTests
         var result = Trainer.Train(model, model.Trainable(), CyclicData(10), options, 11, CPU);
         Assert.Equal(3, result.TotalSteps);
         Assert.Equal(2.0, result.History[^1].Epoch, 12);
+    }
+}
+
+public sealed class TrainerIntegrationTests
+{
+    [Fact]
+    public void Only_the_given_parameters_change_and_the_loss_evaluator_sees_learning()
+    {
+        using var model = new TinyLanguageModel(12);
+        var all = model.Trainable();
+        var frozen = all.Where(p => p.Name.StartsWith("embed")).ToList();
+        foreach (var (_, parameter) in frozen) parameter.requires_grad = false;
+        var before = frozen.Select(p => p.Parameter.detach().clone()).ToList();
+        var data = Enumerable.Range(0, 16)
+            .Select(i => Enumerable.Range(0, 8).Select(t => (i + t) % 10).ToArray())
+            .Select(ids => new TokenizedExample(ids, ids)).ToList();
+        var options = new TrainerOptions(MicroBatchSize: 8, MaxSteps: 30, EvalEvery: 10,
+            Optimizer: new AdamWOptions(LearningRate: 0.05));
+
+        var result = Trainer.Train(model, all.Except(frozen).ToList(), data, options, padId: 11, TrainingDevice.Select(preferCuda: false),
+            new TrainerCallbacks(Evaluate: _ => LossEvaluator.Evaluate(model, data, 8, 11, CPU)));
+
+        Assert.All(frozen.Zip(before), p => Assert.True(p.First.Parameter.equal(p.Second).all().item<bool>()));
+        var losses = result.Evaluations.Select(e => e.Metrics["loss"]).ToList();
+        Assert.Equal([10, 20, 30], result.Evaluations.Select(e => e.Step));
+        Assert.True(losses[2] < losses[0], string.Join(", ", losses));
+    }
+
+    [Fact]
+    public void Checkpoints_are_pruned_and_latest_finds_the_newest_complete_one()
+    {
+        var directory = Directory.CreateTempSubdirectory("ckpt-prune-").FullName;
+        Directory.CreateDirectory(Path.Combine(directory, "checkpoint-00000009")); // incomplete: no trainer_state.json
+        using var model = new TinyLanguageModel(12);
+        var data = Enumerable.Range(0, 8).Select(i => new TokenizedExample([i, i + 1, i + 2], [i, i + 1, i + 2])).ToList();
+        var steps = new List<int>();
+        var options = new TrainerOptions(MicroBatchSize: 4, MaxSteps: 6, CheckpointEvery: 2, CheckpointDirectory: directory, KeepCheckpoints: 2);
+
+        var result = Trainer.Train(model, model.Trainable(), data, options, 11, CPU, new TrainerCallbacks(OnCheckpoint: (step, _) => steps.Add(step)));
+
+        Assert.Equal([2, 4, 6], steps);
+        Assert.Equal(Path.Combine(directory, "checkpoint-00000006"), result.LastCheckpoint);
+        Assert.Equal(Path.Combine(directory, "checkpoint-00000006"), TrainingCheckpoint.Latest(directory));
+        Assert.Equal(["checkpoint-00000006", "checkpoint-00000009"],
+            Directory.GetDirectories(directory).Select(Path.GetFileName).Order());
     }
 }
