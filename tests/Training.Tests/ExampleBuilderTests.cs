@@ -84,4 +84,12 @@ public sealed class ExampleBuilderTests : IDisposable
         Assert.Throws<ArgumentException>(() => builder.Build([new MultipleChoiceExample("c", ["a", "b"], 0)]));
         Assert.Single(builder.Build([new PromptCompletionExample("a", "b")]));
     }
+
+    [Fact]
+    public void Build_drops_rows_truncated_to_no_scored_token()
+    {
+        var builder = new ExampleBuilder(_tokenizer, new ExampleOptions(4));
+        var built = builder.Build([new PromptCompletionExample("abcdef", "g"), new PromptCompletionExample("a", "b")]);
+        Assert.Equal([.. Bytes("ab"), Eos], Assert.Single(built).InputIds);
+    }
 }

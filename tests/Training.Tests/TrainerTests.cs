@@ -81,6 +81,29 @@ public sealed class TrainerTests
     }
 
     [Fact]
+    public void Resume_mid_epoch_with_epochs_accumulation_and_shuffling()
+    {
+        // 30 examples, micro-batch 4 → 8 micro-batches per epoch; accumulation 3 → steps straddle epoch ends.
+        var data = CyclicData(30);
+        var directory = Directory.CreateTempSubdirectory("ckpt-epochs-").FullName;
+        var options = new TrainerOptions(MicroBatchSize: 4, GradientAccumulationSteps: 3, Epochs: 3, Seed: 8,
+            CheckpointEvery: 3, CheckpointDirectory: directory, Optimizer: new AdamWOptions(LearningRate: 0.02));
+
+        using var uninterrupted = new TinyLanguageModel(Vocab, dropoutRate: 0.1);
+        var full = Trainer.Train(uninterrupted, uninterrupted.Trainable(), data, options, 11, CPU);
+        Assert.Equal(8, full.TotalSteps);   // ceil(24 / 3)
+
+        using var resumed = new TinyLanguageModel(Vocab, dropoutRate: 0.1, seed: 3);
+        var rest = Trainer.Train(resumed, resumed.Trainable(), data, options with { CheckpointEvery = 0 }, 11, CPU,
+            resumeFrom: Path.Combine(directory, "checkpoint-00000003"));
+
+        Assert.Equal(Losses(full)[3..], Losses(rest));
+        Assert.Equal(3.0, rest.History[^1].Epoch, 12);
+        Assert.Throws<InvalidOperationException>(() => Trainer.Train(resumed, resumed.Trainable(), data, options with { Seed = 9 }, 11, CPU,
+            resumeFrom: Path.Combine(directory, "checkpoint-00000006")));
+    }
+
+    [Fact]
     public void Cancellation_stops_at_a_step_boundary_and_checkpoints()
     {
         var directory = Directory.CreateTempSubdirectory("ckpt-cancel-").FullName;

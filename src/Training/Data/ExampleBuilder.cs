@@ -69,7 +69,10 @@ public sealed class ExampleBuilder(ITokenizer tokenizer, ExampleOptions options,
         return Truncate(ids, labels);
     }
 
-    /// <summary>Packs text rows, or builds one example per row for the supervised formats.</summary>
+    /// <summary>
+    /// Packs text rows, or builds one example per row for the supervised formats. Rows left with no
+    /// scored token (e.g. a prompt longer than the maximum length) are dropped: they would only cost time.
+    /// </summary>
     public IReadOnlyList<TokenizedExample> Build(IEnumerable<DatasetExample> rows)
     {
         var list = rows.ToList();
@@ -79,8 +82,12 @@ public sealed class ExampleBuilder(ITokenizer tokenizer, ExampleOptions options,
             PromptCompletionExample pc => PromptCompletion(pc),
             ChatExample chat => Chat(chat),
             _ => throw new ArgumentException($"{row.GetType().Name} rows are for evaluation, not training"),
-        }).ToList();
+        }).Where(HasScoredToken).ToList();
     }
+
+    /// <summary>Position 0 is never predicted, so a scored label must sit after it.</summary>
+    public static bool HasScoredToken(TokenizedExample example) =>
+        example.Labels.Skip(1).Any(label => label != Ignore);
 
     private static TokenizedExample Scored(int[] ids) => new(ids, (int[])ids.Clone());
 

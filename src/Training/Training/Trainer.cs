@@ -46,7 +46,13 @@ public static class Trainer
         var state = new TrainerState(0, 0, 0, totalSteps, options.Seed);
         manual_seed(options.Seed);
         if (resumeFrom is not null)
-            state = TrainingCheckpoint.Load(resumeFrom, trainable, optimizer) with { TotalSteps = totalSteps };
+        {
+            var saved = TrainingCheckpoint.Load(resumeFrom, trainable, optimizer);
+            // The data order is derived from the seed: another seed would silently replay other examples.
+            if (saved.Seed != options.Seed)
+                throw new InvalidOperationException($"checkpoint was written with seed {saved.Seed}, the options say {options.Seed}");
+            state = saved with { TotalSteps = totalSteps };
+        }
 
         var history = new List<TrainingProgress>();
         var evaluations = new List<EvaluationPoint>();
