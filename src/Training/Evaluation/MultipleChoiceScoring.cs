@@ -11,10 +11,11 @@ public sealed record ChoiceScore(double SumLogProb, int TokenCount)
 /// <list type="bullet">
 /// <item><c>acc</c>: the choice with the highest summed log-probability is the prediction.</item>
 /// <item><c>acc_norm</c>: the choice with the highest per-token mean log-probability (sum ÷ number of
-/// continuation tokens) is the prediction. This is the per-token length normalisation used by the
-/// MosaicML Gauntlet's multiple-choice tasks, which <i>LoRA Learns Less and Forgets Less</i>
-/// (Biderman et al., 2024) used; note it differs from lm-evaluation-harness's <c>acc_norm</c>,
-/// which divides by the continuation's length in bytes.</item>
+/// continuation tokens) is the prediction, i.e. the lowest continuation perplexity. This is how the
+/// MosaicML Gauntlet scores multiple choice (Composer's <c>InContextLearningMultipleChoiceAccuracy</c>
+/// picks "the lowest perplexity"), the evaluation <i>LoRA Learns Less and Forgets Less</i>
+/// (Biderman et al., 2024) used. It differs from lm-evaluation-harness's <c>acc_norm</c>, which
+/// divides by the continuation's length in bytes.</item>
 /// </list>
 /// Ties go to the lowest index.
 /// </summary>
