@@ -31,6 +31,26 @@ public sealed class HfTokenizerTests
     }
 
     [Fact]
+    public void Special_tokens_written_as_added_token_objects_and_template_lists_are_read()
+    {
+        var directory = TinyTokenizerFiles.Write();
+        File.WriteAllText(Path.Combine(directory, "tokenizer_config.json"), """
+            {"add_bos_token": false,
+             "eos_token": {"content": "<|im_end|>", "lstrip": false, "special": true},
+             "pad_token": null,
+             "chat_template": [{"name": "tool_use", "template": "x"}, {"name": "default", "template": "<|im_start|>"}]}
+            """);
+        using var tokenizer = HfTokenizer.Load(directory);
+        Assert.Equal(new SpecialTokens(null, 258, null), tokenizer.Special);
+        Assert.Equal(258, tokenizer.Special.PaddingId);
+        Assert.Equal("<|im_start|>", tokenizer.ChatTemplate);
+    }
+
+    [Fact]
+    public void Missing_tokenizer_json_is_a_clear_error() =>
+        Assert.Throws<FileNotFoundException>(() => HfTokenizer.Load(Directory.CreateTempSubdirectory().FullName));
+
+    [Fact]
     public void Reads_the_chat_template_string()
     {
         using var tokenizer = HfTokenizer.Load(TinyTokenizerFiles.Write(chatTemplate: "{% for m in messages %}<|im_start|>{% endfor %}"));
