@@ -47,6 +47,16 @@ public sealed class HfTokenizerTests
     }
 
     [Fact]
+    public void Merges_load_in_both_spellings()
+    {
+        using var strings = HfTokenizer.Load(TinyTokenizerFiles.Write(merges: ["a b"]));
+        using var pairs = HfTokenizer.Load(TinyTokenizerFiles.Write(merges: [new System.Text.Json.Nodes.JsonArray("a", "b")]));
+        Assert.Equal([300, 'c'], strings.Encode("abc"));
+        Assert.Equal([300, 'c'], pairs.Encode("abc"));
+        Assert.Equal("abc", pairs.Decode([300, 'c']));
+    }
+
+    [Fact]
     public void Missing_tokenizer_json_is_a_clear_error() =>
         Assert.Throws<FileNotFoundException>(() => HfTokenizer.Load(Directory.CreateTempSubdirectory().FullName));
 

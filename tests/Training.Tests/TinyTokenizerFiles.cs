@@ -12,13 +12,21 @@ public static class TinyTokenizerFiles
 {
     public static readonly string[] DefaultAddedTokens = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<pad>"];
 
+    /// <param name="merges">Optional BPE merges, written as given ("a b" strings or ["a", "b"] pairs); each merged
+    /// token gets id 300, 301, … in order.</param>
     public static string Write(string? chatTemplate = null, string[]? addedTokens = null, bool bosPostProcessor = false,
-        string eos = "<|endoftext|>", string? pad = "<pad>", string? bos = null)
+        string eos = "<|endoftext|>", string? pad = "<pad>", string? bos = null, JsonArray? merges = null)
     {
         var directory = Directory.CreateTempSubdirectory("tiny-tokenizer-").FullName;
         var vocab = new JsonObject();
         var byteToChar = ByteToUnicode();
         for (var b = 0; b < 256; b++) vocab[byteToChar[b].ToString()] = b;
+        var mergedId = 300;
+        foreach (var merge in merges ?? [])
+        {
+            var pair = merge is JsonArray array ? array.Select(n => n!.GetValue<string>()).ToArray() : merge!.GetValue<string>().Split(' ');
+            vocab[pair[0] + pair[1]] = mergedId++;
+        }
         var added = new JsonArray();
         var id = 256;
         foreach (var token in addedTokens ?? DefaultAddedTokens)
@@ -49,7 +57,7 @@ public static class TinyTokenizerFiles
             {
                 ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = null, ["continuing_subword_prefix"] = null,
                 ["end_of_word_suffix"] = null, ["fuse_unk"] = false, ["byte_fallback"] = false,
-                ["vocab"] = vocab, ["merges"] = new JsonArray(),
+                ["vocab"] = vocab, ["merges"] = merges ?? new JsonArray(),
             },
         };
         File.WriteAllText(Path.Combine(directory, "tokenizer.json"), tokenizer.ToJsonString());
