@@ -132,7 +132,7 @@ public sealed class TrainerTests
                 return new Dictionary<string, double> { ["step"] = step };
             });
 
-        var result = Run(model, Options(steps: 7) with { EvalEvery = 3 }, callbacks: callbacks);
+        var result = Run(model, Options(steps: 7) with { EvalEvery = 3, EvaluateBeforeTraining = true }, callbacks: callbacks);
 
         Assert.Equal(Enumerable.Range(1, 7), progress.Select(p => p.Step));
         Assert.All(progress, p =>
@@ -147,7 +147,7 @@ public sealed class TrainerTests
         Assert.True(progress[^1].TokensSeen > progress[0].TokensSeen);
         Assert.Equal(TimeSpan.Zero, progress[^1].Eta);
         Assert.Equal(1.0, progress[3].Epoch, 12);               // 4 steps × 2 micro-batches × 4 = 32 examples
-        Assert.Equal([3, 6, 7], result.Evaluations.Select(e => e.Step));
+        Assert.Equal([0, 3, 6, 7], result.Evaluations.Select(e => e.Step));
         Assert.All(trainingFlags, flag => Assert.False(flag));
         Assert.True(model.training);
     }
@@ -223,6 +223,7 @@ public sealed class TrainerIntegrationTests
     {
         var directory = Directory.CreateTempSubdirectory("ckpt-prune-").FullName;
         Directory.CreateDirectory(Path.Combine(directory, "checkpoint-00000009")); // incomplete: no trainer_state.json
+        Directory.CreateDirectory(Path.Combine(directory, ".tmp-crashed"));
         using var model = new TinyLanguageModel(12);
         var data = Enumerable.Range(0, 8).Select(i => new TokenizedExample([i, i + 1, i + 2], [i, i + 1, i + 2])).ToList();
         var steps = new List<int>();

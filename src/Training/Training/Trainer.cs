@@ -82,6 +82,7 @@ public static class Trainer
 
         try
         {
+            if (options.EvaluateBeforeTraining && state.Step == 0) Evaluate();
             model.train();
             // ---- fit
             while (state.Step < totalSteps)

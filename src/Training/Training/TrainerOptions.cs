@@ -8,6 +8,7 @@ namespace LoraService.Training.Training;
 /// <param name="CheckpointEvery">Write a checkpoint every N steps (0 = never); needs <paramref name="CheckpointDirectory"/>.</param>
 /// <param name="KeepCheckpoints">How many of the newest checkpoints to keep (0 = all).</param>
 /// <param name="CheckpointOnCancel">Write a checkpoint when cancelled, so the job can resume there.</param>
+/// <param name="EvaluateBeforeTraining">Run the evaluation hook at step 0 (the base model) when starting fresh, not on resume.</param>
 public sealed record TrainerOptions(
     int MicroBatchSize = 4,
     int GradientAccumulationSteps = 1,
@@ -22,7 +23,8 @@ public sealed record TrainerOptions(
     int CheckpointEvery = 0,
     string? CheckpointDirectory = null,
     int KeepCheckpoints = 0,
-    bool CheckpointOnCancel = true)
+    bool CheckpointOnCancel = true,
+    bool EvaluateBeforeTraining = false)
 {
     public AdamWOptions AdamWOrDefault => Optimizer ?? new AdamWOptions();
     public ScheduleOptions ScheduleOrDefault => Schedule ?? new ScheduleOptions();

@@ -29,6 +29,8 @@ public static class TrainingCheckpoint
     {
         Directory.CreateDirectory(root);
         var final = Path.Combine(root, $"{Prefix}{state.Step:D8}");
+        // One trainer writes per directory: temporary directories left here are from a crash.
+        foreach (var stale in Directory.GetDirectories(root, ".tmp-*")) Directory.Delete(stale, recursive: true);
         var temp = Path.Combine(root, $".tmp-{Guid.NewGuid():N}");
         Directory.CreateDirectory(temp);
         using (var writer = new BinaryWriter(File.Create(Path.Combine(temp, WeightsFile))))
