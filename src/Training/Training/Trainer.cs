@@ -47,11 +47,19 @@ public static class Trainer
         manual_seed(options.Seed);
         if (resumeFrom is not null)
         {
-            var saved = TrainingCheckpoint.Load(resumeFrom, trainable, optimizer);
-            // The data order is derived from the seed: another seed would silently replay other examples.
-            if (saved.Seed != options.Seed)
-                throw new InvalidOperationException($"checkpoint was written with seed {saved.Seed}, the options say {options.Seed}");
-            state = saved with { TotalSteps = totalSteps };
+            try
+            {
+                var saved = TrainingCheckpoint.Load(resumeFrom, trainable, optimizer);
+                // The data order is derived from the seed: another seed would silently replay other examples.
+                if (saved.Seed != options.Seed)
+                    throw new InvalidOperationException($"checkpoint was written with seed {saved.Seed}, the options say {options.Seed}");
+                state = saved with { TotalSteps = totalSteps };
+            }
+            catch
+            {
+                optimizer.Dispose();
+                throw;
+            }
         }
 
         var history = new List<TrainingProgress>();

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace LoraService.Training.Training;
 
 /// <param name="Epochs">Passes over the data; ignored when <paramref name="MaxSteps"/> is set.</param>
@@ -26,6 +28,8 @@ public sealed record TrainerOptions(
     bool CheckpointOnCancel = true,
     bool EvaluateBeforeTraining = false)
 {
+    [JsonIgnore]
     public AdamWOptions AdamWOrDefault => Optimizer ?? new AdamWOptions();
+    [JsonIgnore]
     public ScheduleOptions ScheduleOrDefault => Schedule ?? new ScheduleOptions();
 }
