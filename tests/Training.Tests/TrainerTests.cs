@@ -238,3 +238,29 @@ public sealed class TrainerIntegrationTests
             Directory.GetDirectories(directory).Select(Path.GetFileName).Order());
     }
 }
+
+public sealed class TrainerArgumentTests
+{
+    [Fact]
+    public void Checkpoint_interval_without_a_directory_is_refused()
+    {
+        using var model = new TinyLanguageModel(12);
+        var data = new List<TokenizedExample> { new([1, 2, 3], [1, 2, 3]) };
+        var error = Assert.Throws<ArgumentException>(() =>
+            Trainer.Train(model, model.Trainable(), data, new TrainerOptions(CheckpointEvery: 5), 0, CPU));
+        Assert.StartsWith("CheckpointEvery needs a CheckpointDirectory", error.Message);
+        Assert.Throws<ArgumentException>(() => Trainer.Train(model, model.Trainable(), [], new TrainerOptions(), 0, CPU));
+    }
+
+    [Fact]
+    public void Cancelled_before_the_first_step_reports_zero_steps()
+    {
+        using var model = new TinyLanguageModel(12);
+        var data = new List<TokenizedExample> { new([1, 2, 3], [1, 2, 3]) };
+        var result = Trainer.Train(model, model.Trainable(), data, new TrainerOptions(), 0, CPU,
+            cancellationToken: new CancellationToken(canceled: true));
+        Assert.Equal(TrainingOutcome.Cancelled, result.Outcome);
+        Assert.Equal(0, result.StepsCompleted);
+        Assert.Null(result.LastCheckpoint);
+    }
+}

@@ -33,6 +33,8 @@ public static class Trainer
         if (trainable.Count == 0) throw new ArgumentException("no trainable parameters", nameof(trainable));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MicroBatchSize);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.GradientAccumulationSteps);
+        if (options.CheckpointEvery > 0 && options.CheckpointDirectory is null)
+            throw new ArgumentException("CheckpointEvery needs a CheckpointDirectory", nameof(options));
         callbacks ??= new TrainerCallbacks();
 
         var plan = new DataPlan(examples, options);
