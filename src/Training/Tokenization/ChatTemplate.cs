@@ -1,0 +1,24 @@
+using LoraService.Datasets;
+
+namespace LoraService.Training.Tokenization;
+
+/// <summary>A piece of a rendered conversation: text, or one token id; <see cref="Trained"/> marks loss-bearing pieces.</summary>
+public sealed record ChatSegment(string? Text, int? TokenId, bool Trained)
+{
+    public static ChatSegment Of(string text, bool trained = false) => new(text, null, trained);
+    public static ChatSegment Token(int id, bool trained = false) => new(null, id, trained);
+}
+
+/// <summary>
+/// A conversation format. Only assistant turns are trained: their content and the end-of-turn
+/// token, unless the message has weight 0.
+/// </summary>
+public abstract class ChatTemplate
+{
+    public abstract string Name { get; }
+
+    public abstract IReadOnlyList<ChatSegment> Render(
+        IReadOnlyList<ChatMessage> messages, SpecialTokens special, bool addGenerationPrompt = false);
+
+    protected static bool IsTrained(ChatMessage message) => message.Role == "assistant" && message.Weight != 0;
+}

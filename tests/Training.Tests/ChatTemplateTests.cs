@@ -1,0 +1,65 @@
+using LoraService.Datasets;
+using LoraService.Training.Tokenization;
+
+namespace LoraService.Training.Tests;
+
+public sealed class ChatTemplateTests
+{
+    private static readonly ChatMessage[] Conversation =
+    [
+        new("system", "Be brief."),
+        new("user", "Hi"),
+        new("assistant", "Hello"),
+        new("user", "Again"),
+        new("assistant", "Skip", Weight: 0),
+    ];
+
+    private static string Text(IEnumerable<ChatSegment> segments, bool? trained = null) =>
+        string.Concat(segments.Where(s => trained is null || s.Trained == trained).Select(s => s.Text ?? $"[{s.TokenId}]"));
+
+    [Fact]
+    public void Chatml_renders_like_the_hugging_face_template_and_trains_assistant_content_and_im_end()
+    {
+        var segments = new ChatMlTemplate().Render(Conversation, new SpecialTokens(null, 0, null), addGenerationPrompt: true);
+        Assert.Equal(
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n" +
+            "<|im_start|>user\nAgain<|im_end|>\n<|im_start|>assistant\nSkip<|im_end|>\n<|im_start|>assistant\n",
+            Text(segments));
+        Assert.Equal("Hello<|im_end|>", Text(segments, trained: true));
+    }
+
+    [Fact]
+    public void Llama3_renders_headers_and_eot()
+    {
+        var segments = new Llama3Template().Render([new("user", " Hi "), new("assistant", "Yo")], new SpecialTokens(1, 2, null));
+        Assert.Equal(
+            "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nYo<|eot_id|>",
+            Text(segments));
+        Assert.Equal("Yo<|eot_id|>", Text(segments, trained: true));
+    }
+
+    [Fact]
+    public void Plain_ends_assistant_turns_with_the_eos_token()
+    {
+        var segments = new PlainTemplate().Render([new("user", "Hi"), new("assistant", "Yo")], new SpecialTokens(null, 9, null));
+        Assert.Equal("User: Hi\nAssistant: Yo[9]\n", Text(segments));
+        Assert.Equal("Yo[9]", Text(segments, trained: true));
+    }
+
+    [Theory]
+    [InlineData(null, "{% for message in messages %}{{'<|im_start|>' + message['role'] }}{% endfor %}", "chatml")]
+    [InlineData(null, "{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m['role'] }}{% endfor %}", "llama3")]
+    [InlineData(null, null, "plain")]
+    [InlineData("LLAMA3", "<|im_start|>", "llama3")]
+    public void Resolve_prefers_a_name_then_recognises_markers(string? name, string? jinja, string expected) =>
+        Assert.Equal(expected, ChatTemplates.Resolve(name, jinja).Name);
+
+    [Fact]
+    public void Unknown_templates_ask_for_a_name()
+    {
+        var error = Assert.Throws<UnknownChatTemplateException>(() => ChatTemplates.Resolve(null, "{% for m in messages %}[INST]{% endfor %}"));
+        Assert.Contains("choose a chat template by name: chatml, llama3, plain", error.Message);
+        var unknownName = Assert.Throws<UnknownChatTemplateException>(() => ChatTemplates.Get("vicuna"));
+        Assert.Equal("unknown chat template 'vicuna'; choose one of: chatml, llama3, plain", unknownName.Message);
+    }
+}
