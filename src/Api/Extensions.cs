@@ -1,5 +1,6 @@
 using Hangfire;
 using LoraService.Api.Auth;
+using LoraService.Api.Datasets;
 using LoraService.Api.Jobs;
 using LoraService.ServiceDefaults;
 using Microsoft.AspNetCore.Authentication;
@@ -20,6 +21,7 @@ internal static class Extensions
         builder.Services.AddSingleton(builder.Configuration.GetSection(JobQueueOptions.Section).Get<JobQueueOptions>() ?? new JobQueueOptions());
         builder.Services.AddScoped<JobQueue>();
         builder.Services.AddScoped<JobSpecValidator>();
+        builder.Services.AddSingleton(builder.Configuration.GetSection(DatasetUploadOptions.Section).Get<DatasetUploadOptions>() ?? new DatasetUploadOptions());
 
         builder.Services.AddProblemDetails();
         builder.Services.ConfigureHttpJsonOptions(json =>
