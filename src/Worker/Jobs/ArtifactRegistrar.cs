@@ -4,32 +4,32 @@ using LoraService.Domain.Artifacts;
 
 namespace LoraService.Worker.Jobs;
 
-/// <summary>Records a job's output files as artifacts (size, SHA-256) and packs directories (adapter, models) into zip archives.</summary>
+/// <summary>
+/// Records a run's output files as artifacts (size, SHA-256), and packs each output folder (adapter/, merged/, model/)
+/// into one zip so a PEFT adapter or a whole checkpoint downloads in one request.
+/// </summary>
 internal static class ArtifactRegistrar
 {
-    public static IReadOnlyList<Artifact> Describe(IArtifactStore store, Guid jobId, Guid tenantId, string outputKey, IEnumerable<(string Kind, string RelativePath, string ContentType)> files)
+    public static IReadOnlyList<Artifact> Register(IArtifactStore store, Guid jobId, Guid tenantId, string outputKey,
+        IEnumerable<(string Kind, string RelativePath, string ContentType)> files)
     {
         var artifacts = new List<Artifact>();
+        var folders = new Dictionary<string, string>();
         foreach (var (kind, relative, contentType) in files)
         {
-            var key = $"{outputKey}/{relative}".TrimEnd('/');
-            var path = store.PathFor(key);
-            if (Directory.Exists(path))
-            {
-                foreach (var file in Directory.EnumerateFiles(path).Order())
-                    artifacts.Add(Describe(jobId, tenantId, kind, $"{key}/{Path.GetFileName(file)}", file, ContentTypeFor(file)));
-                var archiveKey = key + ".zip";
-                var archive = store.PathFor(archiveKey);
-                var temp = archive + ".tmp";
-                File.Delete(temp);
-                ZipFile.CreateFromDirectory(path, temp, CompressionLevel.Fastest, includeBaseDirectory: true);
-                File.Move(temp, archive, overwrite: true);
-                artifacts.Add(Describe(jobId, tenantId, kind + "_archive", archiveKey, archive, "application/zip"));
-            }
-            else if (File.Exists(path))
-            {
-                artifacts.Add(Describe(jobId, tenantId, kind, key, path, contentType));
-            }
+            var key = $"{outputKey}/{relative}";
+            artifacts.Add(Describe(jobId, tenantId, kind, key, store.PathFor(key), contentType));
+            var slash = relative.IndexOf('/');
+            if (slash > 0) folders.TryAdd(relative[..slash], kind == "adapter_config" ? "adapter" : kind);
+        }
+        foreach (var (folder, kind) in folders)
+        {
+            var archiveKey = $"{outputKey}/{folder}.zip";
+            var archive = store.PathFor(archiveKey);
+            var temp = store.NewTempPath(archiveKey);
+            ZipFile.CreateFromDirectory(store.PathFor($"{outputKey}/{folder}"), temp, CompressionLevel.Fastest, includeBaseDirectory: true);
+            store.Commit(temp, archiveKey);
+            artifacts.Add(Describe(jobId, tenantId, kind + "_archive", archiveKey, archive, "application/zip"));
         }
         return artifacts;
     }
@@ -43,11 +43,4 @@ internal static class ArtifactRegistrar
             FileName = Path.GetFileName(path), Bytes = stream.Length, Sha256 = Convert.ToHexStringLower(SHA256.HashData(stream)),
         };
     }
-
-    private static string ContentTypeFor(string file) => Path.GetExtension(file) switch
-    {
-        ".json" => "application/json",
-        ".jsonl" => "application/jsonl",
-        _ => "application/octet-stream",
-    };
 }

@@ -6,7 +6,7 @@ namespace LoraService.Worker.Jobs;
 
 /// <summary>
 /// Buffers metric points and writes them in one statement per batch. (job, name, step) is unique and conflicts are
-/// ignored, so points re-sent after a crash-resume are neither lost nor duplicated.
+/// overwritten, so points re-sent after a crash-resume (the engine repeats the steps after its last checkpoint) are neither lost nor duplicated.
 /// </summary>
 internal sealed class MetricWriter(IServiceScopeFactory scopes, Guid jobId)
 {
@@ -35,7 +35,7 @@ internal sealed class MetricWriter(IServiceScopeFactory scopes, Guid jobId)
             """
             INSERT INTO metric_points (job_id, name, step, value, recorded_at)
             SELECT @job, n, s, v, now() FROM unnest(@names, @steps, @values) AS t(n, s, v)
-            ON CONFLICT (job_id, name, step) DO NOTHING
+            ON CONFLICT (job_id, name, step) DO UPDATE SET value = excluded.value
             """,
             [
                 new NpgsqlParameter("job", jobId),
