@@ -177,7 +177,7 @@ public sealed class FineTuneRunTests
             ModelDirectory = dir["gpt2"],
             Method = FineTuneMethod.Full,
             Hyperparameters = new HyperparameterSpec(LearningRate: 3e-3, MaxSteps: 24, BatchSize: 4, MicroBatchSize: 4, MaxSequenceLength: 48),
-            TrainingDataset = new DatasetRef(TrainId, dir["train.jsonl"], DatasetFormat.Text),
+            TrainingDataset = new DatasetRef(TrainId, dir["train.jsonl"]), // format detected from the file
             EvalSets = [new EvalSetSpec(targetId, "heldout", EvalRole.Target, dir["heldout.jsonl"], DatasetFormat.Text)],
             CheckpointEvery = 0,
             WorkDirectory = dir["work"],
@@ -190,6 +190,7 @@ public sealed class FineTuneRunTests
 
         Assert.Equal(RunOutcome.Completed, result.Outcome);
         Assert.Equal(24, result.StepsCompleted);
+        Assert.Contains(recorder.Events, e => e.Message.StartsWith("Training set: 24 rows → ", StringComparison.Ordinal));
         Assert.True(recorder.Steps[0].Loss > 5.0, $"an untrained model should be near ln(257) = 5.55, got {recorder.Steps[0].Loss}");
         Assert.True(recorder.Steps[^1].Loss < 2.5, $"train loss {recorder.Steps[0].Loss} → {recorder.Steps[^1].Loss}");
         Assert.Equal([0, 24], recorder.Evaluations.Select(e => e.Step));

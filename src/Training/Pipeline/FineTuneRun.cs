@@ -41,6 +41,11 @@ public static class FineTuneRun
     {
         observer ??= FineTuneCallbacks.None;
         var errors = spec.Validate();
+        if (errors.Count == 0)
+        {
+            spec = spec.WithDetectedFormats();
+            errors = spec.Validate();
+        }
         if (errors.Count > 0)
             throw new ArgumentException($"invalid fine-tune spec: {string.Join("; ", errors)}", nameof(spec));
         var h = spec.Hyperparameters;
@@ -66,7 +71,7 @@ public static class FineTuneRun
         var template = usesMessages ? ChatTemplates.Resolve(h.ChatTemplate, tokenizer.ChatTemplate) : null;
         if (template is not null) observer.OnEvent("info", $"Chat template: {template.Name}");
 
-        var training = RunData.Build(RunData.ReadRows(spec.TrainingDataset.Path, spec.TrainingDataset.Format),
+        var training = RunData.Build(RunData.ReadRows(spec.TrainingDataset.Path, spec.TrainingDataset.Format!.Value),
             tokenizer, template, maxLength, h.TrainOnInputs);
         ReportData(observer, "Training set", training);
         if (training.Examples.Count == 0)
@@ -116,7 +121,11 @@ public static class FineTuneRun
                 ? journal.Records.LastOrDefault(r => r.Step == rs && r.Name == RunMetricNames.ElapsedSeconds)?.Value ?? 0
                 : 0;
             if (resumeFrom is not null)
+            {
                 observer.OnEvent("info", $"Resuming from step {resumeStep} ({resumeFrom})");
+                if (evals.Count > 0 && !journal.Records.Any(r => r.Step == 0 && r.Name.StartsWith("eval/", StringComparison.Ordinal)))
+                    observer.OnEvent("warning", $"The work directory's {MetricsJournal.FileName} has no step-0 evaluation: summary.json will lack baseline comparisons");
+            }
 
             IReadOnlyDictionary<string, double> Evaluate(int step)
             {
@@ -227,7 +236,7 @@ public static class FineTuneRun
 
         if (spec.ValidationDataset is { } validation)
         {
-            var data = RunData.Build(RunData.ReadRows(validation.Path, validation.Format, spec.MaxEvalExamples), tokenizer, template, maxLength, h.TrainOnInputs);
+            var data = RunData.Build(RunData.ReadRows(validation.Path, validation.Format!.Value, spec.MaxEvalExamples), tokenizer, template, maxLength, h.TrainOnInputs);
             ReportData(observer, "Validation set", data);
             if (data.Examples.Count == 0)
                 observer.OnEvent("warning", "Validation set: no example with a scored token; it is not evaluated");
@@ -242,14 +251,15 @@ public static class FineTuneRun
         foreach (var set in spec.EvalSets)
         {
             var role = set.Role == EvalRole.Source ? RunMetricNames.Source : RunMetricNames.Target;
-            var rows = RunData.ReadRows(set.Path, set.Format, spec.MaxEvalExamples);
-            var label = $"Eval set '{set.Name}' ({role}, {set.Format.ToWireName()})";
+            var format = set.Format!.Value;
+            var rows = RunData.ReadRows(set.Path, format, spec.MaxEvalExamples);
+            var label = $"Eval set '{set.Name}' ({role}, {format.ToWireName()})";
             if (rows.Count == 0)
             {
                 observer.OnEvent("warning", $"{label}: no rows; it is not evaluated");
                 continue;
             }
-            switch (set.Format)
+            switch (format)
             {
                 case DatasetFormat.MultipleChoice:
                 {

@@ -113,6 +113,14 @@ public sealed record FineTuneRunSpec
         return errors;
     }
 
+    /// <summary>The spec with every missing dataset format detected from its file.</summary>
+    public FineTuneRunSpec WithDetectedFormats() => this with
+    {
+        TrainingDataset = TrainingDataset with { Format = TrainingDataset.Format ?? RunData.DetectFormat(TrainingDataset.Path) },
+        ValidationDataset = ValidationDataset is { } v ? v with { Format = v.Format ?? RunData.DetectFormat(v.Path) } : null,
+        EvalSets = EvalSets.Select(e => e with { Format = e.Format ?? RunData.DetectFormat(e.Path) }).ToList(),
+    };
+
     private static void CheckDataset(DatasetRef? dataset, string path, List<string> errors)
     {
         if (dataset is null) errors.Add($"{path} is required");
@@ -160,10 +168,11 @@ public sealed record HyperparameterSpec(
     public int GradientAccumulationSteps => Math.Max(1, BatchSize / Math.Max(1, MicroBatchSize));
 }
 
-/// <summary>A JSONL file that <see cref="JsonlValidator"/> accepted, with its dataset id and format.</summary>
-public sealed record DatasetRef(Guid Id, string Path, DatasetFormat Format);
+/// <summary>A JSONL file with its dataset id and format.</summary>
+/// <param name="Format">null = detect it from the file (which is then validated with <see cref="JsonlValidator"/> first).</param>
+public sealed record DatasetRef(Guid Id, string Path, DatasetFormat? Format = null);
 
 /// <param name="Format">text, prompt_completion, messages → loss, perplexity, token_accuracy;
 /// multiple_choice → acc, acc_norm; exact_match → exact_match.</param>
 /// <param name="MaxNewTokens">Greedy generation budget for exact_match sets.</param>
-public sealed record EvalSetSpec(Guid Id, string Name, EvalRole Role, string Path, DatasetFormat Format, int MaxNewTokens = 256);
+public sealed record EvalSetSpec(Guid Id, string Name, EvalRole Role, string Path, DatasetFormat? Format = null, int MaxNewTokens = 256);

@@ -21,6 +21,23 @@ public static class RunData
         return (limit > 0 ? rows.Take(limit) : rows).ToList();
     }
 
+    /// <summary>Validates a JSONL file and returns its format; throws <see cref="InvalidDataException"/> with the first errors.</summary>
+    public static DatasetFormat DetectFormat(string path)
+    {
+        using var validator = new JsonlValidator(new DatasetValidationOptions(MaxErrors: 5));
+        using (var stream = File.OpenRead(path))
+        {
+            var buffer = new byte[81920];
+            int read;
+            while ((read = stream.Read(buffer)) > 0)
+                validator.Append(buffer.AsSpan(0, read));
+        }
+        var result = validator.Complete();
+        if (!result.IsValid || result.Format is not { } format)
+            throw new InvalidDataException($"{path}: {result.TotalErrorCount} invalid line(s): {string.Join("; ", result.Errors)}");
+        return format;
+    }
+
     /// <summary>
     /// Text rows are packed into blocks of <paramref name="maxSequenceLength"/>; prompt_completion and messages rows
     /// become one example each, cut to the maximum length, and are dropped when nothing is left to score.

@@ -13,7 +13,9 @@ public sealed record SpectralModuleSummary(string Module, int Count, double Mean
 /// <c>summary.json</c>: learning = mean improvement per metric over the target sets; forgetting = mean degradation
 /// per metric over the source sets (positive = forgot). Validation comparisons are listed but in neither.
 /// </summary>
-/// <param name="TrainingSeconds">Training wall time summed over resumed sittings (evaluations included).</param>
+/// <param name="WallTimeSeconds">Training wall time from the start of step 0 (baseline evaluation included) to the last step,
+/// summed over resumed sittings; loading and export are not counted.</param>
+/// <param name="TokensPerSecond">Tokens seen ÷ wall time.</param>
 public sealed record RunSummary(
     string Method,
     IReadOnlyList<EvalComparison> Evaluations,
@@ -23,7 +25,7 @@ public sealed record RunSummary(
     int Steps,
     int TotalSteps,
     long TokensSeen,
-    double TrainingSeconds,
+    double WallTimeSeconds,
     double TokensPerSecond,
     IReadOnlyList<SpectralModuleSummary> Spectral)
 {
