@@ -17,6 +17,7 @@ public sealed class FineTuneRunTests
     static readonly Guid ValidationId = Guid.Parse("22222222-2222-2222-2222-222222222222");
     static readonly Guid TargetId = Guid.Parse("33333333-3333-3333-3333-333333333333");
     static readonly Guid SourceId = Guid.Parse("44444444-4444-4444-4444-444444444444");
+    static readonly Guid ChatId = Guid.Parse("55555555-5555-5555-5555-555555555555");
 
     sealed class Recorder : IFineTuneObserver
     {
@@ -55,6 +56,10 @@ public sealed class FineTuneRunTests
         Jsonl(dir["train.jsonl"], pairs);
         Jsonl(dir["valid.jsonl"], pairs.Take(4));
         Jsonl(dir["target.jsonl"], Enumerable.Range(0, 4).Select(i => new { prompt = $"Q{i}:", answer = $"{2 * i}" }));
+        Jsonl(dir["chat.jsonl"], Enumerable.Range(0, 4).Select(i => new
+        {
+            messages = new object[] { new { role = "user", content = $"Q{i}:" }, new { role = "assistant", content = $"#### {2 * i}" } },
+        }));
         Jsonl(dir["source.jsonl"], Enumerable.Range(0, 3).Select(i => new { context = $"Colour {i} is", choices = new[] { " red", " green", " blue" }, label = i }));
         return new FineTuneRunSpec
         {
@@ -69,6 +74,7 @@ public sealed class FineTuneRunTests
             EvalSets =
             [
                 new EvalSetSpec(TargetId, "answers", EvalRole.Target, dir["target.jsonl"], DatasetFormat.ExactMatch, MaxNewTokens: 8),
+                new EvalSetSpec(ChatId, "chat", EvalRole.Target, dir["chat.jsonl"], DatasetFormat.Messages),
                 new EvalSetSpec(SourceId, "colours", EvalRole.Source, dir["source.jsonl"], DatasetFormat.MultipleChoice),
             ],
             EvalEvery = evalEvery,
@@ -104,7 +110,8 @@ public sealed class FineTuneRunTests
         Assert.Equal([0, 8, 16], recorder.Evaluations.Select(e => e.Step));
         foreach (var (_, measurements) in recorder.Evaluations)
             Assert.Equal(
-                ["source/acc", "source/acc_norm", "target/exact_match", "validation/loss", "validation/perplexity"],
+                ["source/acc", "source/acc_norm", "target/exact_match", "target/loss", "target/perplexity", "target/token_accuracy",
+                 "validation/loss", "validation/perplexity"],
                 measurements.Select(m => $"{m.Role}/{m.Metric}").Order(StringComparer.Ordinal));
         var baseLoss = recorder.Value(0, "validation", ValidationId, "loss");
         var finalLoss = recorder.Value(16, "validation", ValidationId, "loss");
@@ -147,7 +154,8 @@ public sealed class FineTuneRunTests
         var metrics = MetricsJournal.Read(Path.Combine(spec.OutputDirectory, "metrics.jsonl")).ToList();
         Assert.Equal(metrics.Count, metrics.Select(m => (m.Step, m.Name)).Distinct().Count());
         Assert.Equal(16, metrics.Count(m => m.Name == RunMetricNames.TrainLoss));
-        Assert.Equal(3 * 5, metrics.Count(m => m.Name.StartsWith("eval/", StringComparison.Ordinal)));
+        Assert.Equal(3 * 8, metrics.Count(m => m.Name.StartsWith("eval/", StringComparison.Ordinal)));
+        Assert.Contains(recorder.Events, e => e.Message == "Chat template: plain");
         Assert.Equal(baseLoss, metrics.Single(m => m.Step == 0 && m.Name == RunMetricNames.Eval("validation", ValidationId, "loss")).Value);
         using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(spec.OutputDirectory, "summary.json")));
         var root = summary.RootElement;
@@ -157,6 +165,7 @@ public sealed class FineTuneRunTests
             .Single(e => e.GetProperty("role").GetString() == "validation" && e.GetProperty("metric").GetString() == "loss");
         Assert.Equal(baseLoss - finalLoss, validationLoss.GetProperty("change").GetDouble(), 1e-9);
         Assert.True(root.GetProperty("learning").TryGetProperty("exact_match", out _));
+        Assert.True(root.GetProperty("learning").GetProperty("loss").GetDouble() > 0, "the chat target loss should improve");
         Assert.True(root.GetProperty("forgetting").TryGetProperty("acc", out _));
         Assert.Equal(7, root.GetProperty("spectral").GetArrayLength());
         using var spectral = JsonDocument.Parse(File.ReadAllText(Path.Combine(spec.OutputDirectory, "spectral.json")));
@@ -265,6 +274,28 @@ public sealed class FineTuneRunTests
         var actual = MetricsJournal.Read(Path.Combine(spec.OutputDirectory, "metrics.jsonl")).Where(m => !timings.Contains(m.Name)).ToList();
         Assert.Equal(expected.Select(m => (m.Step, m.Name)), actual.Select(m => (m.Step, m.Name)));
         Assert.All(expected.Zip(actual), p => Assert.Equal(p.First.Value, p.Second.Value, 1e-5));
+    }
+
+    [Fact]
+    public void A_run_that_crashed_after_its_last_checkpoint_repeats_the_lost_steps_without_duplicating_metrics()
+    {
+        using var dir = new TempDir();
+        var spec = LoraSpec(dir, steps: 6, evalEvery: 0, checkpointEvery: 2) with { EvalSets = [] };
+        var crashing = new Recorder { AfterStep = p => { if (p.Step == 3) throw new IOException("worker died"); } };
+        Assert.Throws<IOException>(() => FineTuneRun.Execute(spec, crashing));
+        Assert.Equal([2], crashing.Checkpoints.Select(c => c.Step));
+
+        var second = new Recorder();
+        var result = FineTuneRun.Execute(spec, second);
+
+        Assert.Equal(RunOutcome.Completed, result.Outcome);
+        Assert.Equal([3, 4, 5, 6], second.Steps.Select(s => s.Step));
+        Assert.Equal(crashing.Steps[2].Loss, second.Steps[0].Loss, 1e-5);
+        Assert.Equal([6], second.Evaluations.Select(e => e.Step));
+        var metrics = MetricsJournal.Read(Path.Combine(spec.OutputDirectory, "metrics.jsonl")).ToList();
+        Assert.Equal(metrics.Count, metrics.Select(m => (m.Step, m.Name)).Distinct().Count());
+        Assert.Equal([1, 2, 3, 4, 5, 6], metrics.Where(m => m.Name == RunMetricNames.TrainLoss).Select(m => m.Step));
+        Assert.Equal([0, 6], metrics.Where(m => m.Name == RunMetricNames.Eval("validation", ValidationId, "loss")).Select(m => m.Step));
     }
 
     [Fact]

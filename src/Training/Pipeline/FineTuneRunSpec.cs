@@ -67,6 +67,8 @@ public sealed record FineTuneRunSpec
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
+        if (Hyperparameters is null || EvalSets is null)
+            return ["hyperparameters and eval_sets must not be null"];
         var h = Hyperparameters;
         if (string.IsNullOrWhiteSpace(ModelDirectory)) errors.Add("model_directory is required");
         if (string.IsNullOrWhiteSpace(WorkDirectory)) errors.Add("work_directory is required");
