@@ -1,0 +1,36 @@
+namespace LoraService.Training.Pipeline;
+
+/// <summary>
+/// Metric names, the same as the service's <c>LoraService.Domain.Jobs.MetricNames</c>: <c>train/&lt;metric&gt;</c> per
+/// optimizer step, <c>eval/&lt;role&gt;/&lt;dataset id, 32 hex digits&gt;/&lt;metric&gt;</c> per evaluation (step 0 = base model).
+/// </summary>
+public static class RunMetricNames
+{
+    public const string TrainLoss = "train/loss";
+    public const string LearningRate = "train/lr";
+    public const string GradNorm = "train/grad_norm";
+    public const string TokensPerSecond = "train/tokens_per_s";
+    public const string TokensSeen = "train/tokens_seen";
+    public const string Epoch = "train/epoch";
+    /// <summary>Training wall time in seconds since step 0, summed over resumed sittings.</summary>
+    public const string ElapsedSeconds = "train/elapsed_s";
+
+    public const string Target = "target";
+    public const string Source = "source";
+    public const string Validation = "validation";
+
+    public static string Eval(string role, Guid dataset, string metric) => $"eval/{role}/{dataset:N}/{metric}";
+
+    public static bool TryParseEval(string name, out string role, out Guid dataset, out string metric)
+    {
+        role = metric = "";
+        dataset = Guid.Empty;
+        var parts = name.Split('/');
+        if (parts.Length != 4 || parts[0] != "eval" || !Guid.TryParseExact(parts[2], "N", out dataset)) return false;
+        (role, metric) = (parts[1], parts[3]);
+        return true;
+    }
+
+    /// <summary>Loss-like metrics improve downwards; accuracies upwards.</summary>
+    public static bool LowerIsBetter(string metric) => metric is "loss" or "perplexity";
+}

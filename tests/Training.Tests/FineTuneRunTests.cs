@@ -1,0 +1,366 @@
+using System.Text.Json;
+using LoraService.Datasets;
+using LoraService.Training.Checkpoints;
+using LoraService.Training.Evaluation;
+using LoraService.Training.Export;
+using LoraService.Training.Models;
+using LoraService.Training.Pipeline;
+using LoraService.Training.Tokenization;
+using LoraService.Training.Training;
+using static TorchSharp.torch;
+
+namespace LoraService.Training.Tests;
+
+public sealed class FineTuneRunTests
+{
+    static readonly Guid TrainId = Guid.Parse("11111111-1111-1111-1111-111111111111");
+    static readonly Guid ValidationId = Guid.Parse("22222222-2222-2222-2222-222222222222");
+    static readonly Guid TargetId = Guid.Parse("33333333-3333-3333-3333-333333333333");
+    static readonly Guid SourceId = Guid.Parse("44444444-4444-4444-4444-444444444444");
+    static readonly Guid ChatId = Guid.Parse("55555555-5555-5555-5555-555555555555");
+
+    sealed class Recorder : IFineTuneObserver
+    {
+        public readonly List<TrainingProgress> Steps = [];
+        public readonly List<(int Step, IReadOnlyList<EvalMeasurement> Measurements)> Evaluations = [];
+        public readonly List<(int Step, string Directory)> Checkpoints = [];
+        public readonly List<(string Level, string Message)> Events = [];
+        public Action<TrainingProgress>? AfterStep;
+
+        public void OnStep(TrainingProgress progress)
+        {
+            Steps.Add(progress);
+            AfterStep?.Invoke(progress);
+        }
+
+        public void OnEvaluation(int step, IReadOnlyList<EvalMeasurement> measurements) => Evaluations.Add((step, measurements));
+        public void OnCheckpoint(int step, string directory) => Checkpoints.Add((step, directory));
+        public void OnEvent(string level, string message) => Events.Add((level, message));
+
+        public double Value(int step, string role, Guid id, string metric) =>
+            Evaluations.Single(e => e.Step == step).Measurements.Single(m => m.Role == role && m.DatasetId == id && m.Metric == metric).Value;
+    }
+
+    static string Jsonl(string path, IEnumerable<object> rows)
+    {
+        File.WriteAllLines(path, rows.Select(r => JsonSerializer.Serialize(r)));
+        return path;
+    }
+
+    /// <summary>"Qk:" → " #### 2k": a mapping a tiny model can pick up; the same rows serve exact match.</summary>
+    static FineTuneRunSpec LoraSpec(TempDir dir, string work = "work", string output = "out", int steps = 16, int evalEvery = 8, int checkpointEvery = 8)
+    {
+        var model = dir["llama"];
+        if (!Directory.Exists(model)) ModelFactory.WriteCheckpoint(model, ModelFactory.TinyLlama(), seed: 1);
+        var pairs = Enumerable.Range(0, 16).Select(i => new { prompt = $"Q{i % 4}:", completion = $" #### {2 * (i % 4)}" });
+        Jsonl(dir["train.jsonl"], pairs);
+        Jsonl(dir["valid.jsonl"], pairs.Take(4));
+        Jsonl(dir["target.jsonl"], Enumerable.Range(0, 4).Select(i => new { prompt = $"Q{i}:", answer = $"{2 * i}" }));
+        Jsonl(dir["chat.jsonl"], Enumerable.Range(0, 4).Select(i => new
+        {
+            messages = new object[] { new { role = "user", content = $"Q{i}:" }, new { role = "assistant", content = $"#### {2 * i}" } },
+        }));
+        Jsonl(dir["source.jsonl"], Enumerable.Range(0, 3).Select(i => new { context = $"Colour {i} is", choices = new[] { " red", " green", " blue" }, label = i }));
+        return new FineTuneRunSpec
+        {
+            ModelDirectory = model,
+            BaseModelName = "tiny-llama",
+            Method = FineTuneMethod.Lora,
+            Lora = new LoraSpec(Rank: 8),
+            Hyperparameters = new HyperparameterSpec(LearningRate: 1e-2, MaxSteps: steps, BatchSize: 8, MicroBatchSize: 4,
+                MaxSequenceLength: 32, WarmupSteps: 2, Seed: 7),
+            TrainingDataset = new DatasetRef(TrainId, dir["train.jsonl"], DatasetFormat.PromptCompletion),
+            ValidationDataset = new DatasetRef(ValidationId, dir["valid.jsonl"], DatasetFormat.PromptCompletion),
+            EvalSets =
+            [
+                new EvalSetSpec(TargetId, "answers", EvalRole.Target, dir["target.jsonl"], DatasetFormat.ExactMatch, MaxNewTokens: 8),
+                new EvalSetSpec(ChatId, "chat", EvalRole.Target, dir["chat.jsonl"], DatasetFormat.Messages),
+                new EvalSetSpec(SourceId, "colours", EvalRole.Source, dir["source.jsonl"], DatasetFormat.MultipleChoice),
+            ],
+            EvalEvery = evalEvery,
+            CheckpointEvery = checkpointEvery,
+            WorkDirectory = dir[work],
+            OutputDirectory = dir[output],
+            Device = DevicePreference.Cpu,
+        };
+    }
+
+    [Fact]
+    public void Lora_run_learns_evaluates_from_step_0_and_exports_an_adapter_that_reproduces_its_evaluation()
+    {
+        using var dir = new TempDir();
+        var spec = LoraSpec(dir);
+        var recorder = new Recorder();
+
+        var result = FineTuneRun.Execute(spec, recorder);
+
+        Assert.Equal(RunOutcome.Completed, result.Outcome);
+        Assert.Equal(16, result.StepsCompleted);
+        Assert.Equal(16, result.TotalSteps);
+        Assert.Equal(Enumerable.Range(1, 16), recorder.Steps.Select(s => s.Step));
+        Assert.True(result.TokensSeen > 0);
+        Assert.Equal(recorder.Steps[^1].TokensSeen, result.TokensSeen);
+        var first = recorder.Steps[0].Loss;
+        var last = recorder.Steps[^1].Loss;
+        // The head stays frozen and random (std 0.02), which caps how far LoRA can lower the loss of a tiny model:
+        // ~5.5 → ~4.4 nats in 16 steps.
+        Assert.True(last < first - 0.7, $"train loss {first} → {last}");
+
+        // Baseline at step 0, eval_every 8 and the end (16), each with every set's metrics.
+        Assert.Equal([0, 8, 16], recorder.Evaluations.Select(e => e.Step));
+        foreach (var (_, measurements) in recorder.Evaluations)
+            Assert.Equal(
+                ["source/acc", "source/acc_norm", "target/exact_match", "target/loss", "target/perplexity", "target/token_accuracy",
+                 "validation/loss", "validation/perplexity"],
+                measurements.Select(m => $"{m.Role}/{m.Metric}").Order(StringComparer.Ordinal));
+        var baseLoss = recorder.Value(0, "validation", ValidationId, "loss");
+        var finalLoss = recorder.Value(16, "validation", ValidationId, "loss");
+        Assert.True(finalLoss < baseLoss, $"validation loss {baseLoss} → {finalLoss}");
+        Assert.Contains(recorder.Events, e => e.Message.StartsWith("Loaded model LlamaForCausalLM", StringComparison.Ordinal));
+        Assert.Equal([8, 16], recorder.Checkpoints.Select(c => c.Step));
+
+        Assert.Equal(
+            ["adapter/adapter_config.json", "adapter/adapter_model.safetensors", "merged/config.json", "merged/generation_config.json",
+             "merged/model.safetensors", "merged/tokenizer.json", "merged/tokenizer_config.json", "metrics.jsonl", "spectral.json", "summary.json"],
+            result.Files.Select(f => f.RelativePath).Order(StringComparer.Ordinal));
+        Assert.Equal("adapter", result.Files.Single(f => f.RelativePath == "adapter/adapter_model.safetensors").Kind);
+        Assert.Equal("adapter_config", result.Files.Single(f => f.RelativePath == "adapter/adapter_config.json").Kind);
+        Assert.All(result.Files.Where(f => f.RelativePath.StartsWith("merged/", StringComparison.Ordinal)), f => Assert.Equal("merged_model", f.Kind));
+        Assert.All(result.Files, f => Assert.True(File.Exists(Path.Combine(spec.OutputDirectory, f.RelativePath)), f.RelativePath));
+        Assert.Empty(Directory.GetDirectories(spec.OutputDirectory, ".tmp-*"));
+        Assert.Contains("\"base_model_name_or_path\": \"tiny-llama\"", File.ReadAllText(Path.Combine(spec.OutputDirectory, "adapter", "adapter_config.json")));
+
+        // The adapter on a freshly loaded base model gives the run's final validation loss.
+        using var tokenizer = HfTokenizer.Load(spec.ModelDirectory);
+        var validation = RunData.Build(RunData.ReadRows(spec.ValidationDataset!.Path, DatasetFormat.PromptCompletion), tokenizer, null, 32, false).Examples;
+        using var adapted = CheckpointLoader.Load(spec.ModelDirectory);
+        AdapterImporter.Load(adapted, Path.Combine(spec.OutputDirectory, "adapter"));
+        var reproduced = LossEvaluator.Evaluate(adapted, validation, 4, tokenizer.Special.PaddingId, CPU)["loss"];
+        Assert.Equal(finalLoss, reproduced, 1e-5);
+
+        // The merged checkpoint gives the adapted model's logits.
+        using var merged = CheckpointLoader.Load(Path.Combine(spec.OutputDirectory, "merged"));
+        adapted.eval();
+        merged.eval();
+        using (no_grad())
+        {
+            using var ids = tensor(validation[0].InputIds.Select(i => (long)i).ToArray()).unsqueeze(0);
+            using var a = adapted.call(ids);
+            using var b = merged.call(ids);
+            Assert.True(a.allclose(b, rtol: 1e-4, atol: 1e-4), $"max |Δlogit| = {(a - b).abs().max().item<float>()}");
+        }
+
+        // metrics.jsonl holds every step metric and measurement once; summary.json compares baseline and final.
+        var metrics = MetricsJournal.Read(Path.Combine(spec.OutputDirectory, "metrics.jsonl")).ToList();
+        Assert.Equal(metrics.Count, metrics.Select(m => (m.Step, m.Name)).Distinct().Count());
+        Assert.Equal(16, metrics.Count(m => m.Name == RunMetricNames.TrainLoss));
+        Assert.Equal(3 * 8, metrics.Count(m => m.Name.StartsWith("eval/", StringComparison.Ordinal)));
+        Assert.Contains(recorder.Events, e => e.Message == "Chat template: plain");
+        Assert.Equal(baseLoss, metrics.Single(m => m.Step == 0 && m.Name == RunMetricNames.Eval("validation", ValidationId, "loss")).Value);
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(spec.OutputDirectory, "summary.json")));
+        var root = summary.RootElement;
+        Assert.Equal(16, root.GetProperty("steps").GetInt32());
+        Assert.Equal(result.TokensSeen, root.GetProperty("tokens_seen").GetInt64());
+        var validationLoss = root.GetProperty("evaluations").EnumerateArray()
+            .Single(e => e.GetProperty("role").GetString() == "validation" && e.GetProperty("metric").GetString() == "loss");
+        Assert.Equal(baseLoss - finalLoss, validationLoss.GetProperty("change").GetDouble(), 1e-9);
+        Assert.True(root.GetProperty("learning").TryGetProperty("exact_match", out _));
+        Assert.True(root.GetProperty("learning").GetProperty("loss").GetDouble() > 0, "the chat target loss should improve");
+        Assert.True(root.GetProperty("forgetting").TryGetProperty("acc", out _));
+        Assert.Equal(7, root.GetProperty("spectral").GetArrayLength());
+        using var spectral = JsonDocument.Parse(File.ReadAllText(Path.Combine(spec.OutputDirectory, "spectral.json")));
+        Assert.Equal(14, spectral.RootElement.GetProperty("entries").GetArrayLength());
+        Assert.All(spectral.RootElement.GetProperty("entries").EnumerateArray(), e => Assert.InRange(e.GetProperty("rank90").GetInt32(), 1, 8));
+    }
+
+    [Fact]
+    public void Full_fine_tune_of_gpt2_on_text_exports_a_model_that_reproduces_its_evaluation()
+    {
+        using var dir = new TempDir();
+        ModelFactory.WriteCheckpoint(dir["gpt2"], ModelFactory.TinyGpt2(), seed: 2);
+        Jsonl(dir["train.jsonl"], Enumerable.Range(0, 24).Select(i => new { text = $"the cat sat on the mat {i % 3}. the dog sat on the log." }));
+        Jsonl(dir["heldout.jsonl"], Enumerable.Range(0, 4).Select(i => new { text = $"the dog sat on the mat {i}. the cat sat on the log." }));
+        var targetId = Guid.NewGuid();
+        var spec = new FineTuneRunSpec
+        {
+            ModelDirectory = dir["gpt2"],
+            Method = FineTuneMethod.Full,
+            Hyperparameters = new HyperparameterSpec(LearningRate: 3e-3, MaxSteps: 24, BatchSize: 4, MicroBatchSize: 4, MaxSequenceLength: 48),
+            TrainingDataset = new DatasetRef(TrainId, dir["train.jsonl"]), // format detected from the file
+            EvalSets = [new EvalSetSpec(targetId, "heldout", EvalRole.Target, dir["heldout.jsonl"], DatasetFormat.Text)],
+            CheckpointEvery = 0,
+            WorkDirectory = dir["work"],
+            OutputDirectory = dir["out"],
+            Device = DevicePreference.Cpu,
+        };
+        var recorder = new Recorder();
+
+        var result = FineTuneRun.Execute(spec, recorder);
+
+        Assert.Equal(RunOutcome.Completed, result.Outcome);
+        Assert.Equal(24, result.StepsCompleted);
+        Assert.Contains(recorder.Events, e => e.Message.StartsWith("Training set: 24 rows → ", StringComparison.Ordinal));
+        Assert.True(recorder.Steps[0].Loss > 5.0, $"an untrained model should be near ln(257) = 5.55, got {recorder.Steps[0].Loss}");
+        Assert.True(recorder.Steps[^1].Loss < 2.5, $"train loss {recorder.Steps[0].Loss} → {recorder.Steps[^1].Loss}");
+        Assert.Equal([0, 24], recorder.Evaluations.Select(e => e.Step));
+        Assert.Equal(["loss", "perplexity", "token_accuracy"], recorder.Evaluations[0].Measurements.Select(m => m.Metric).Order(StringComparer.Ordinal));
+        var finalLoss = recorder.Value(24, "target", targetId, "loss");
+        Assert.True(finalLoss < recorder.Value(0, "target", targetId, "loss"));
+        Assert.All(result.Files.Where(f => f.RelativePath.StartsWith("model/", StringComparison.Ordinal)), f => Assert.Equal("model", f.Kind));
+        Assert.DoesNotContain(result.Files, f => f.RelativePath.StartsWith("adapter/", StringComparison.Ordinal) || f.RelativePath.StartsWith("merged/", StringComparison.Ordinal));
+
+        using var tokenizer = HfTokenizer.Load(spec.ModelDirectory);
+        var heldout = RunData.Build(RunData.ReadRows(dir["heldout.jsonl"], DatasetFormat.Text), tokenizer, null, 48, false).Examples;
+        using var tuned = CheckpointLoader.Load(Path.Combine(spec.OutputDirectory, "model"));
+        Assert.Equal(finalLoss, LossEvaluator.Evaluate(tuned, heldout, 4, tokenizer.Special.PaddingId, CPU)["loss"], 1e-5);
+
+        using var spectral = JsonDocument.Parse(File.ReadAllText(Path.Combine(spec.OutputDirectory, "spectral.json")));
+        Assert.Equal("full", spectral.RootElement.GetProperty("method").GetString());
+        var entries = spectral.RootElement.GetProperty("entries").EnumerateArray().ToList();
+        Assert.Equal(8, entries.Count);
+        Assert.All(entries, e => Assert.True(e.GetProperty("rank90").GetInt32() >= 1));
+        Assert.Contains(spectral.RootElement.GetProperty("modules").EnumerateArray(), m => m.GetProperty("module").GetString() == "attn.c_attn");
+    }
+
+    [Fact]
+    public void A_cancelled_run_resumed_from_its_work_directory_ends_like_an_uninterrupted_run()
+    {
+        using var dir = new TempDir();
+        var uninterruptedSpec = LoraSpec(dir, work: "work-a", output: "out-a", steps: 8, evalEvery: 3, checkpointEvery: 0);
+        var uninterrupted = new Recorder();
+        Assert.Equal(RunOutcome.Completed, FineTuneRun.Execute(uninterruptedSpec, uninterrupted).Outcome);
+
+        var spec = uninterruptedSpec with { WorkDirectory = dir["work-b"], OutputDirectory = dir["out-b"] };
+        using var cancel = new CancellationTokenSource();
+        var firstSitting = new Recorder { AfterStep = p => { if (p.Step == 3) cancel.Cancel(); } };
+        var cancelled = FineTuneRun.Execute(spec, firstSitting, cancel.Token);
+
+        Assert.Equal(RunOutcome.Cancelled, cancelled.Outcome);
+        Assert.Equal(3, cancelled.StepsCompleted);
+        Assert.Empty(cancelled.Files);
+        Assert.False(Directory.Exists(spec.OutputDirectory) && Directory.EnumerateFileSystemEntries(spec.OutputDirectory).Any());
+        Assert.Equal([(3, Path.Combine(spec.WorkDirectory, "checkpoints", "checkpoint-00000003"))], firstSitting.Checkpoints);
+        Assert.Equal([0, 3], firstSitting.Evaluations.Select(e => e.Step));
+
+        var secondSitting = new Recorder();
+        var resumed = FineTuneRun.Execute(spec, secondSitting);
+
+        Assert.Equal(RunOutcome.Completed, resumed.Outcome);
+        Assert.Contains(secondSitting.Events, e => e.Message.StartsWith("Resuming from step 3", StringComparison.Ordinal));
+        // The observer sees steps after the checkpoint only, and no second baseline.
+        Assert.Equal([4, 5, 6, 7, 8], secondSitting.Steps.Select(s => s.Step));
+        Assert.Equal([6, 8], secondSitting.Evaluations.Select(e => e.Step));
+        var steps = firstSitting.Steps.Concat(secondSitting.Steps).ToList();
+        Assert.Equal(uninterrupted.Steps.Select(s => s.Step), steps.Select(s => s.Step));
+        for (var i = 0; i < steps.Count; i++)
+        {
+            Assert.Equal(uninterrupted.Steps[i].Loss, steps[i].Loss, 1e-5);
+            Assert.Equal(uninterrupted.Steps[i].GradNorm, steps[i].GradNorm, 1e-4);
+            Assert.Equal(uninterrupted.Steps[i].TokensSeen, steps[i].TokensSeen);
+        }
+        Assert.Equal(uninterrupted.Steps[^1].TokensSeen, resumed.TokensSeen);
+        foreach (var (step, measurements) in firstSitting.Evaluations.Concat(secondSitting.Evaluations))
+            foreach (var m in measurements)
+                Assert.Equal(uninterrupted.Value(step, m.Role, m.DatasetId, m.Metric), m.Value, 1e-5);
+
+        // Same adapter weights, and the same metrics.jsonl (timings aside) with the first sitting's baseline in it.
+        var a = SafetensorsReader.ReadAll(Path.Combine(uninterruptedSpec.OutputDirectory, "adapter", "adapter_model.safetensors"));
+        var b = SafetensorsReader.ReadAll(Path.Combine(spec.OutputDirectory, "adapter", "adapter_model.safetensors"));
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        foreach (var key in a.Keys)
+            Assert.True(a[key].allclose(b[key], rtol: 0, atol: 1e-5), key);
+        string[] timings = [RunMetricNames.TokensPerSecond, RunMetricNames.ElapsedSeconds];
+        var expected = MetricsJournal.Read(Path.Combine(uninterruptedSpec.OutputDirectory, "metrics.jsonl")).Where(m => !timings.Contains(m.Name)).ToList();
+        var actual = MetricsJournal.Read(Path.Combine(spec.OutputDirectory, "metrics.jsonl")).Where(m => !timings.Contains(m.Name)).ToList();
+        Assert.Equal(expected.Select(m => (m.Step, m.Name)), actual.Select(m => (m.Step, m.Name)));
+        Assert.All(expected.Zip(actual), p => Assert.Equal(p.First.Value, p.Second.Value, 1e-5));
+    }
+
+    [Fact]
+    public void A_run_that_crashed_after_its_last_checkpoint_repeats_the_lost_steps_without_duplicating_metrics()
+    {
+        using var dir = new TempDir();
+        var spec = LoraSpec(dir, steps: 6, evalEvery: 0, checkpointEvery: 2) with { EvalSets = [] };
+        var crashing = new Recorder { AfterStep = p => { if (p.Step == 3) throw new IOException("worker died"); } };
+        Assert.Throws<IOException>(() => FineTuneRun.Execute(spec, crashing));
+        Assert.Equal([2], crashing.Checkpoints.Select(c => c.Step));
+
+        var second = new Recorder();
+        var result = FineTuneRun.Execute(spec, second);
+
+        Assert.Equal(RunOutcome.Completed, result.Outcome);
+        Assert.Equal([3, 4, 5, 6], second.Steps.Select(s => s.Step));
+        Assert.Equal(crashing.Steps[2].Loss, second.Steps[0].Loss, 1e-5);
+        Assert.Equal([6], second.Evaluations.Select(e => e.Step));
+        var metrics = MetricsJournal.Read(Path.Combine(spec.OutputDirectory, "metrics.jsonl")).ToList();
+        Assert.Equal(metrics.Count, metrics.Select(m => (m.Step, m.Name)).Distinct().Count());
+        Assert.Equal([1, 2, 3, 4, 5, 6], metrics.Where(m => m.Name == RunMetricNames.TrainLoss).Select(m => m.Step));
+        Assert.Equal([0, 6], metrics.Where(m => m.Name == RunMetricNames.Eval("validation", ValidationId, "loss")).Select(m => m.Step));
+    }
+
+    [Fact]
+    public void A_training_set_with_nothing_left_to_score_gives_no_steps_and_exports_nothing()
+    {
+        using var dir = new TempDir();
+        var spec = LoraSpec(dir) with
+        {
+            TrainingDataset = new DatasetRef(TrainId, Jsonl(dir["long.jsonl"], Enumerable.Range(0, 3).Select(i => new { prompt = new string('x', 64), completion = " y" })),
+                DatasetFormat.PromptCompletion),
+        };
+        var recorder = new Recorder();
+
+        var result = FineTuneRun.Execute(spec, recorder);
+
+        Assert.Equal(RunOutcome.NoSteps, result.Outcome);
+        Assert.Equal(0, result.StepsCompleted);
+        Assert.Empty(result.Files);
+        Assert.Empty(recorder.Steps);
+        Assert.False(Directory.Exists(spec.OutputDirectory));
+        Assert.Contains(recorder.Events, e => e.Level == "warning" && e.Message.Contains("3 of 3 rows were dropped", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Spec_reads_snake_case_json_with_defaults()
+    {
+        var spec = FineTuneRunSpec.FromJson("""
+            {
+              "model_directory": "/models/tiny",
+              "method": "full",
+              "hyperparameters": { "learning_rate": 0.001, "batch_size": 16, "micro_batch_size": 4, "schedule": "linear", "max_steps": 100 },
+              "training_dataset": { "id": "11111111-1111-1111-1111-111111111111", "path": "/data/train.jsonl", "format": "prompt_completion" },
+              "eval_sets": [ { "id": "44444444-4444-4444-4444-444444444444", "name": "hellaswag", "role": "source", "path": "/data/hs.jsonl", "format": "multiple_choice" } ],
+              "work_directory": "/work/job", "output_directory": "/out/job", "device": "cuda"
+            }
+            """);
+
+        Assert.Equal(FineTuneMethod.Full, spec.Method);
+        Assert.Equal(ScheduleKind.Linear, spec.Hyperparameters.Schedule);
+        Assert.Equal(4, spec.Hyperparameters.GradientAccumulationSteps);
+        Assert.Equal(0.1, spec.Hyperparameters.WarmupRatio);
+        Assert.Equal(1.0, spec.Hyperparameters.GradientClip);
+        Assert.Equal(DatasetFormat.PromptCompletion, spec.TrainingDataset.Format);
+        Assert.Equal(EvalRole.Source, spec.EvalSets[0].Role);
+        Assert.Equal(DatasetFormat.MultipleChoice, spec.EvalSets[0].Format);
+        Assert.Equal(DevicePreference.Cuda, spec.Device);
+        Assert.Empty(spec.Validate());
+        var json = spec.ToJson();
+        Assert.Contains("\"format\": \"prompt_completion\"", json);
+        Assert.Contains("\"learning_rate\": 0.001", json);
+        Assert.Equal(spec.Hyperparameters, FineTuneRunSpec.FromJson(json).Hyperparameters);
+
+        Assert.Contains("hyperparameters.batch_size must be a positive multiple of micro_batch_size",
+            (spec with { Hyperparameters = spec.Hyperparameters with { BatchSize = 6 } }).Validate());
+    }
+
+    [Fact]
+    public void Default_lora_targets_map_to_gpt2_projections()
+    {
+        var gpt2 = ModelFactory.TinyGpt2();
+        Assert.Equal(["c_attn", "c_proj", "c_fc"], FineTuneRun.ResolveTargets(null, gpt2));
+        Assert.Equal(["c_attn", "c_proj", "c_fc"], FineTuneRun.ResolveTargets(Lora.LoraModel.LlamaTargets, gpt2));
+        Assert.Equal(["all-linear"], FineTuneRun.ResolveTargets(["all-linear"], gpt2));
+        Assert.Equal(Lora.LoraModel.LlamaTargets, FineTuneRun.ResolveTargets(null, ModelFactory.TinyLlama()));
+        Assert.Equal(["q_proj"], FineTuneRun.ResolveTargets(["q_proj"], ModelFactory.TinyLlama()));
+    }
+}
+
