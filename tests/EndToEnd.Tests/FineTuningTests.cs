@@ -89,7 +89,7 @@ public sealed class FineTuningTests(Service service) : IClassFixture<Service>, I
         conditional.Headers.IfNoneMatch.Add(new EntityTagHeaderValue($"\"{sha}\""));
         Assert.Equal(HttpStatusCode.NotModified, (await service.Client.SendAsync(conditional)).StatusCode);
 
-        Assert.True(artifacts.EnumerateArray().Any(a => a.GetProperty("kind").GetString() == "model_archive"));
+        Assert.Contains(artifacts.EnumerateArray(), a => a.GetProperty("kind").GetString() == "model_archive");
         var spectral = await service.Client.GetStringAsync(artifacts.EnumerateArray().Single(a => a.GetProperty("kind").GetString() == "spectral").GetProperty("download_url").GetString());
         Assert.Contains("rank90", spectral);
     }

@@ -39,10 +39,10 @@ public sealed class ResilienceTests(Service service) : IClassFixture<Service>
     [Fact]
     public async Task A_killed_worker_s_job_resumes_elsewhere_without_lost_or_duplicated_metrics_and_matches_an_uninterrupted_run()
     {
+        var doomed = await service.StartWorkerAsync("doomed-worker");
         var (train, valid, target, source) = await PrepareAsync("crash-model");
         var spec = JobSpecs.Lora("crash-model", train, valid, target, source, steps: 12, checkpointEvery: 4);
 
-        var doomed = await service.StartWorkerAsync("doomed-worker");
         var crashed = await service.CreateJobAsync(spec);
         await service.WaitForJobAsync(crashed, j => Step(j) >= 6, TimeSpan.FromMinutes(3), "six steps before the crash");
         doomed.Kill();
@@ -72,9 +72,9 @@ public sealed class ResilienceTests(Service service) : IClassFixture<Service>
     [Fact]
     public async Task Two_workers_never_run_the_same_job_twice()
     {
-        var (train, valid, target, source) = await PrepareAsync("shared-model");
         await using var first = await service.StartWorkerAsync("worker-a");
         await using var second = await service.StartWorkerAsync("worker-b");
+        var (train, valid, target, source) = await PrepareAsync("shared-model");
         var ids = new List<Guid>();
         for (var i = 0; i < 3; i++)
             ids.Add(await service.CreateJobAsync(JobSpecs.Lora("shared-model", train, valid, target, source, steps: 4, checkpointEvery: 0)));
