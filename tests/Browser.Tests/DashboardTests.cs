@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Net;
+using LoraService.Domain.Artifacts;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using LoraService.TestSupport;
 using static Microsoft.Playwright.Assertions;
@@ -55,6 +57,8 @@ public sealed class DashboardTests(DashboardHost host) : IClassFixture<Dashboard
 
             // Key entry, then who am I.
             await page.GotoAsync($"/dashboard/?poll={PollMs}");
+            await Expect(page.Locator("#api-key")).ToBeVisibleAsync();
+            await page.ScreenshotAsync(new() { Path = Screenshot("sign-in.png") });
             await page.FillAsync("#api-key", TestKeys.Admin);
             await page.ClickAsync("#use-key");
             await Expect(page.GetByTestId("tenant")).Not.ToBeEmptyAsync();
@@ -64,6 +68,7 @@ public sealed class DashboardTests(DashboardHost host) : IClassFixture<Dashboard
             await Expect(row.GetByTestId("status")).ToHaveTextAsync("running");
             await Expect(row).ToContainTextAsync("40 / 100");
             await Expect(row).ToContainTextAsync("tiny-llama");
+            await page.ScreenshotAsync(new() { Path = Screenshot("jobs.png") });
 
             // Job detail.
             await row.Locator("a.job-link").ClickAsync();
@@ -107,7 +112,7 @@ public sealed class DashboardTests(DashboardHost host) : IClassFixture<Dashboard
             // It finishes: the last points arrive, the status updates and polling stops.
             await job.AddTrainLossAsync(61, 100);
             await job.AddEvalAsync(100);
-            await job.SucceedAsync();
+            await job.SucceedAsync(host.Services.GetRequiredService<IArtifactStore>());
             await Expect(detail).ToHaveAttributeAsync("data-polling", "stopped");
             await Expect(detail.Locator(".job-head").GetByTestId("status")).ToHaveTextAsync("succeeded");
             await Expect(detail.GetByTestId("progress-text")).ToHaveTextAsync("Step 100 / 100");
@@ -116,6 +121,12 @@ public sealed class DashboardTests(DashboardHost host) : IClassFixture<Dashboard
             await Expect(page.Locator("#events tbody tr")).ToHaveCountAsync(4);
             await Expect(page.Locator("[data-summary='learning'][data-metric='token_accuracy']")).ToHaveTextAsync(F4(Learning("token_accuracy", 100)));
             await page.ScreenshotAsync(new() { Path = Screenshot("job-succeeded.png"), FullPage = true });
+
+            // Artifacts download with the bearer key (fetched as a blob, saved by the browser).
+            await Expect(page.Locator("#artifacts")).ToContainTextAsync("summary.json");
+            var download = await page.RunAndWaitForDownloadAsync(() => page.Locator("#artifacts button", new() { HasText = "Download" }).ClickAsync());
+            Assert.Equal("summary.json", download.SuggestedFilename);
+            Assert.Equal(SeededJob.SummaryJson, await File.ReadAllTextAsync((await download.PathAsync())!));
 
             // Nothing more is fetched once the job is terminal.
             await job.AddTrainLossAsync(101, 110);

@@ -1,3 +1,6 @@
+using System.Security.Cryptography;
+using System.Text;
+using LoraService.Domain.Artifacts;
 using LoraService.Domain.Datasets;
 using LoraService.Domain.Jobs;
 using LoraService.TestSupport;
@@ -6,7 +9,7 @@ using Microsoft.EntityFrameworkCore;
 namespace LoraService.Browser.Tests;
 
 /// <summary>A running job with real rows: datasets, metric points, events, written straight to the database.</summary>
-internal sealed class SeededJob(PostgresDatabase database, Guid jobId, Guid target, Guid source)
+internal sealed class SeededJob(PostgresDatabase database, Guid tenantId, Guid jobId, Guid target, Guid source)
 {
     public Guid JobId => jobId;
     public Guid Target => target;
@@ -45,7 +48,7 @@ internal sealed class SeededJob(PostgresDatabase database, Guid jobId, Guid targ
             JobEvent.Create(job.Id, "Job queued", new { queue = "default" }),
             JobEvent.Create(job.Id, "Job started on worker-1"));
         await db.SaveChangesAsync();
-        var seeded = new SeededJob(database, job.Id, target.Id, source.Id);
+        var seeded = new SeededJob(database, tenantId, job.Id, target.Id, source.Id);
         await seeded.AddTrainLossAsync(1, 40);
         await seeded.AddEvalAsync(0, 20, 40);
         return seeded;
@@ -89,9 +92,20 @@ internal sealed class SeededJob(PostgresDatabase database, Guid jobId, Guid targ
         await db.SaveChangesAsync();
     }
 
-    public async Task SucceedAsync()
+    public const string SummaryJson = "{\"learning\":{\"loss\":1.6}}";
+
+    /// <summary>As the worker finishes: a summary.json artifact in the store, then the job succeeds.</summary>
+    public async Task SucceedAsync(IArtifactStore store)
     {
+        var key = $"jobs/{jobId:N}/summary.json";
+        var bytes = Encoding.UTF8.GetBytes(SummaryJson);
+        await store.WriteAsync(key, new MemoryStream(bytes), CancellationToken.None);
         await using var db = database.CreateContext();
+        db.Artifacts.Add(new Artifact
+        {
+            JobId = jobId, TenantId = tenantId, Kind = "summary", FileName = "summary.json", ContentType = "application/json",
+            StorageKey = key, Bytes = bytes.Length, Sha256 = Convert.ToHexStringLower(SHA256.HashData(bytes)),
+        });
         var job = await db.Jobs.SingleAsync(j => j.Id == jobId);
         job.Progress = job.Progress with { Step = 100, Epoch = 1, TokensSeen = 102_400, EtaSeconds = null };
         job.MoveTo(JobStatus.Succeeded, DateTimeOffset.UtcNow);

@@ -111,7 +111,7 @@ export function renderJob(view, id) {
 
   function drawCharts() {
     const loss = series.get('train/loss') ?? { steps: [], values: [] };
-    replace(lossBox, lineChart({ title: null, series: [{ label: '', ...loss }], dots: loss.steps.length <= 60 }));
+    replace(lossBox, lineChart({ title: null, series: [{ label: '', ...loss }], dots: loss.steps.length <= 60, width: 1000, height: 260 }));
     const groups = {};
     for (const [name, data] of series) {
       const [kind, role, dataset, metric] = name.split('/');
@@ -123,7 +123,7 @@ export function renderJob(view, id) {
       return h('section', { class: 'card', 'data-role': role },
         h('h2', {}, title), h('p', { class: 'muted small' }, hint),
         h('div', { class: 'chart-grid' }, metrics.map(metric => {
-          const chart = lineChart({ title: metric, series: groups[role][metric], dots: true, width: 420, height: 200 });
+          const chart = lineChart({ title: metric, series: groups[role][metric], dots: true, width: 380, height: 200 });
           chart.dataset.metric = `${role}/${metric}`;
           return chart;
         })));
@@ -168,7 +168,7 @@ export function renderJob(view, id) {
 
   async function loadArtifacts() {
     const artifacts = await api(`/api/v1/jobs/${id}/artifacts`);
-    replace(artifactsBox, artifacts.length === 0 ? h('p', { class: 'muted' }, 'None yet; they appear when the job finishes.') :
+    replace(artifactsBox, artifacts.length === 0 ? h('p', { class: 'muted' }, terminal(status) ? 'This job produced no files.' : 'None yet; they appear when the job finishes.') :
       h('table', { class: 'artifacts' },
         h('thead', {}, h('tr', {}, ['Kind', 'File', 'Size', 'SHA-256', ''].map(c => h('th', {}, c)))),
         h('tbody', {}, artifacts.map(a => h('tr', {},
