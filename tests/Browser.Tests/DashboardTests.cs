@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Net;
 using LoraService.Domain.Artifacts;
+using LoraService.Domain.Jobs;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using LoraService.TestSupport;
@@ -134,6 +136,86 @@ public sealed class DashboardTests(DashboardHost host) : IClassFixture<Dashboard
             Assert.Equal("100", await loss.GetAttributeAsync("data-points"));
 
             Assert.Empty(problems);
+        }
+        finally
+        {
+            await browser.CloseAsync();
+            playwright.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task A_wrong_key_is_refused_and_the_list_filters_by_status_and_pages()
+    {
+        var queued = await SeededJob.JobsAsync(host.Database, 23, "paged");
+        var (playwright, browser) = await Chromium.LaunchAsync();
+        try
+        {
+            SetDefaultExpectTimeout(15_000);
+            var page = await browser.NewPageAsync(new() { BaseURL = host.BaseAddress.ToString() });
+            await page.GotoAsync("/dashboard/");
+            await page.FillAsync("#api-key", "lsk_00000000_not-a-real-key");
+            await page.ClickAsync("#use-key");
+            await Expect(page.Locator(".key-form .error")).ToHaveTextAsync("That key was not accepted.");
+
+            await page.FillAsync("#api-key", TestKeys.Admin);
+            await page.ClickAsync("#use-key");
+            await page.SelectOptionAsync("#status-filter", "queued");
+            await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("status=queued"));
+            // Newest first, 20 a page: jobs 22..03, then 02..00 on the next page.
+            var rows = page.Locator("#jobs tbody tr[data-job-id]");
+            await Expect(rows).ToHaveCountAsync(20);
+            await Expect(rows.First).ToHaveAttributeAsync("data-job-id", queued[22].ToString());
+            await Expect(page.Locator("#jobs .badge")).ToHaveTextAsync(Enumerable.Repeat("queued", 20).ToArray());
+            await page.ClickAsync("#next-page");
+            await Expect(rows).ToHaveCountAsync(3);
+            await Expect(rows.First).ToHaveAttributeAsync("data-job-id", queued[2].ToString());
+            await Expect(page.Locator("#next-page")).ToHaveCountAsync(0);
+            await page.GetByText("← Previous").ClickAsync();
+            await Expect(rows).ToHaveCountAsync(20);
+
+            await page.SelectOptionAsync("#status-filter", "cancelled"); // no test makes one
+            await Expect(page.Locator("#jobs tbody")).ToContainTextAsync("No jobs.");
+        }
+        finally
+        {
+            await browser.CloseAsync();
+            playwright.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task A_failed_job_shows_its_error_and_a_running_one_can_be_cancelled()
+    {
+        var failed = (await SeededJob.JobsAsync(host.Database, 1, "broken", job =>
+        {
+            job.MoveTo(JobStatus.Running, DateTimeOffset.UtcNow);
+            job.Fail("out_of_memory", "CUDA out of memory at step 3.", DateTimeOffset.UtcNow);
+        }))[0];
+        var running = (await SeededJob.JobsAsync(host.Database, 1, "to-cancel", job => job.MoveTo(JobStatus.Running, DateTimeOffset.UtcNow)))[0];
+        var (playwright, browser) = await Chromium.LaunchAsync();
+        try
+        {
+            SetDefaultExpectTimeout(15_000);
+            var page = await browser.NewPageAsync(new() { BaseURL = host.BaseAddress.ToString() });
+            await page.GotoAsync($"/dashboard/?poll={PollMs}");
+            await page.FillAsync("#api-key", TestKeys.Admin);
+            await page.ClickAsync("#use-key");
+            await Expect(page.GetByTestId("tenant")).Not.ToBeEmptyAsync();
+
+            await page.GotoAsync($"/dashboard/?poll={PollMs}#/jobs/{failed}");
+            var detail = page.Locator($".job[data-job-id='{failed}']");
+            await Expect(detail.GetByTestId("job-error")).ToHaveTextAsync("out_of_memory CUDA out of memory at step 3.");
+            await Expect(detail).ToHaveAttributeAsync("data-polling", "stopped");
+            await Expect(page.Locator("#cancel")).ToHaveCountAsync(0);
+            await Expect(page.Locator("#loss-chart figure")).ToHaveAttributeAsync("data-points", "0");
+
+            await page.GotoAsync($"/dashboard/?poll={PollMs}#/jobs/{running}");
+            page.Dialog += (_, dialog) => dialog.AcceptAsync();
+            await page.ClickAsync("#cancel");
+            await Expect(page.Locator($".job[data-job-id='{running}'] .job-head").GetByTestId("status")).ToHaveTextAsync("cancelling");
+            await using var db = host.Database.CreateContext();
+            Assert.Equal(JobStatus.Cancelling, (await db.Jobs.SingleAsync(j => j.Id == running)).Status);
         }
         finally
         {

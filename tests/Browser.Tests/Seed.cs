@@ -112,4 +112,26 @@ internal sealed class SeededJob(PostgresDatabase database, Guid tenantId, Guid j
         db.JobEvents.Add(JobEvent.Create(jobId, "Job succeeded"));
         await db.SaveChangesAsync();
     }
+
+    /// <summary>Plain jobs for list and lifecycle tests: queued, or moved on by <paramref name="advance"/>.</summary>
+    public static async Task<List<Guid>> JobsAsync(PostgresDatabase database, int count, string name, Action<FineTuneJob>? advance = null)
+    {
+        await using var db = database.CreateContext();
+        var tenantId = (await db.ApiKeys.SingleAsync(k => k.IsAdmin)).TenantId;
+        var ids = new List<Guid>();
+        var createdAt = DateTimeOffset.UtcNow;
+        for (var i = 0; i < count; i++)
+        {
+            var job = new FineTuneJob
+            {
+                TenantId = tenantId, Name = $"{name}-{i:00}", CreatedAt = createdAt.AddMilliseconds(i),
+                Spec = new FineTuneSpec { BaseModel = "tiny-llama", TrainingDataset = Guid.NewGuid() },
+            };
+            advance?.Invoke(job);
+            db.Jobs.Add(job);
+            ids.Add(job.Id);
+        }
+        await db.SaveChangesAsync();
+        return ids;
+    }
 }

@@ -8,6 +8,7 @@ import { renderJob } from './job.js';
 const view = document.getElementById('view');
 const who = document.getElementById('who');
 let current = null;
+let signingIn = false;
 
 function keyForm(message) {
   const input = h('input', { id: 'api-key', type: 'password', placeholder: 'lsk_…', autocomplete: 'off', required: true, size: 40 });
@@ -17,11 +18,14 @@ function keyForm(message) {
     onsubmit: async event => {
       event.preventDefault();
       setKey(input.value.trim());
+      signingIn = true;
       try {
         await api('/api/v1/me');
+        signingIn = false;
         if (!location.hash.startsWith('#/jobs')) location.hash = '#/jobs';
         await start();
       } catch (e) {
+        signingIn = false;
         setKey('');
         error.textContent = e instanceof ApiError && e.status === 401 ? 'That key was not accepted.' : `Could not reach the API: ${e.message}`;
       }
@@ -67,6 +71,7 @@ async function start() {
 
 window.addEventListener('hashchange', route);
 window.addEventListener('lora:unauthorized', () => {
+  if (signingIn) return; // the sign-in form reports it itself
   current?.stop();
   current = null;
   setKey('');
