@@ -24,10 +24,10 @@ export function niceTicks(lo, hi, count = 5) {
 const label = v => (Math.abs(v) >= 1000 ? v.toExponential(1) : +v.toPrecision(4)).toString();
 
 /**
- * series: [{ label, steps: number[], values: number[], color? }].
+ * series: [{ label, steps: number[], values: number[], color? }]. baseline: a dashed line at each series' step-0 value.
  * Returns a <figure> whose data-points is the number of points drawn (each path also carries its own count).
  */
-export function lineChart({ title, series, dots = false, width = 640, height = 220 }) {
+export function lineChart({ title, series, dots = false, baseline = false, width = 640, height = 220 }) {
   const m = { l: 56, r: 14, t: 12, b: 30 };
   const all = series.flatMap(x => x.values.map((v, i) => [x.steps[i], v])).filter(([, v]) => Number.isFinite(v));
   const total = series.reduce((n, x) => n + x.steps.length, 0);
@@ -66,6 +66,10 @@ export function lineChart({ title, series, dots = false, width = 640, height = 2
     const pts = x.steps.map((st, j) => [st, x.values[j]]).filter(([, v]) => Number.isFinite(v));
     const d = pts.map(([st, v], j) => `${j ? 'L' : 'M'}${X(st).toFixed(1)},${Y(v).toFixed(1)}`).join('');
     const g = s('g', { class: 'series', 'data-series': x.label, 'data-points': pts.length });
+    if (baseline && pts.length && pts[0][0] === 0) {
+      g.append(s('line', { class: 'baseline', x1: m.l, x2: width - m.r, y1: Y(pts[0][1]), y2: Y(pts[0][1]), stroke: color },
+        s('title', {}, `${x.label} · base model: ${+pts[0][1].toPrecision(6)}`)));
+    }
     g.append(s('path', { d, stroke: color, fill: 'none', 'stroke-width': 1.8, 'stroke-linejoin': 'round' }));
     if (dots || pts.length === 1) {
       for (const [st, v] of pts) {

@@ -6,7 +6,7 @@ import { h, replace, append, badge, progressBar, terminal, fmt4, fmtInt, fmtDura
 import { lineChart } from './chart.js';
 
 const ROLES = [
-  ['target', 'Learning: target sets', 'What the job should learn; step 0 is the base model.'],
+  ['target', 'Learning: target sets', 'What the job should learn. Step 0 is the base model (dashed line).'],
   ['source', 'Forgetting: source sets', 'What the base model knew; a worse value than at step 0 is forgetting.'],
   ['validation', 'Validation', 'Held-out data of the training kind.'],
 ];
@@ -123,7 +123,7 @@ export function renderJob(view, id) {
       return h('section', { class: 'card', 'data-role': role },
         h('h2', {}, title), h('p', { class: 'muted small' }, hint),
         h('div', { class: 'chart-grid' }, metrics.map(metric => {
-          const chart = lineChart({ title: metric, series: groups[role][metric], dots: true, width: 380, height: 200 });
+          const chart = lineChart({ title: metric, series: groups[role][metric], dots: true, baseline: true, width: 380, height: 200 });
           chart.dataset.metric = `${role}/${metric}`;
           return chart;
         })));
