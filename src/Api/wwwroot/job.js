@@ -1,5 +1,5 @@
 // One job: status and progress, live train-loss and eval charts (incremental metric polling), summary,
-// events, artifacts and cancel. Polling stops once the job is terminal.
+// events, artifacts and cancel. Polling stops once the job is terminal (after one last round).
 
 import { api, download, ApiError } from './api.js';
 import { h, replace, append, badge, progressBar, terminal, fmt4, fmtInt, fmtDuration, fmtBytes, fmtTime } from './dom.js';
@@ -19,6 +19,7 @@ export function renderJob(view, id) {
   let stopped = false;
   let timer = 0;
   let status = null;
+  let finalRound = false;      // terminal status seen once; the next round is the last
   let lastStep = null;          // last_step the metrics endpoint reported
   let lastEvent = 0;            // id of the newest event shown
   let datasetNames = {};        // dataset id without dashes → name
@@ -195,7 +196,14 @@ export function renderJob(view, id) {
       if (changed) await loadArtifacts();
       notice.textContent = '';
       if (terminal(job.status)) {
-        root.dataset.polling = 'stopped';
+        // One more round after the API's short metrics cache (0.5 s) has expired, so points written just before
+        // the job finished are not lost to a cached answer; then stop.
+        if (finalRound) {
+          root.dataset.polling = 'stopped';
+          return;
+        }
+        finalRound = true;
+        timer = setTimeout(tick, Math.max(pollMs(), 750));
         return;
       }
     } catch (e) {
