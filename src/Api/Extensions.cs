@@ -73,6 +73,7 @@ internal static class Extensions
             options.SwaggerEndpoint("/swagger/v1/swagger.json", "LoraService v1");
             options.DocumentTitle = "LoraService API";
         });
+        app.UseDashboard();
         app.UseAuthentication();
         app.UseAuthorization();
         return app;
@@ -86,6 +87,37 @@ internal static class Extensions
         var polling = HttpMethods.IsGet(context.Request.Method) &&
             (path.StartsWith("/health", StringComparison.Ordinal) || path.StartsWith("/api/v1/jobs", StringComparison.Ordinal) || path.StartsWith("/dashboard", StringComparison.Ordinal));
         return polling ? Serilog.Events.LogEventLevel.Debug : Serilog.Events.LogEventLevel.Information;
+    }
+
+    /// <summary>
+    /// The web dashboard: static files from wwwroot at /dashboard/. Served before authentication and authorization,
+    /// so the page loads without a key (the fallback policy covers only what comes after); every API call it makes
+    /// sends the key the user typed in.
+    /// </summary>
+    public static WebApplication UseDashboard(this WebApplication app)
+    {
+        var files = DashboardFiles(app.Environment);
+        app.UseDefaultFiles(new DefaultFilesOptions { RequestPath = "/dashboard", FileProvider = files });
+        app.UseStaticFiles(new StaticFileOptions
+        {
+            RequestPath = "/dashboard",
+            FileProvider = files,
+            // Small files, revalidated each load (ETag / Last-Modified) so an upgrade never leaves a stale module behind.
+            OnPrepareResponse = context => context.Context.Response.Headers.CacheControl = "no-cache",
+        });
+        app.MapGet("/", () => Results.Redirect("/dashboard/")).AllowAnonymous().ExcludeFromDescription();
+        return app;
+    }
+
+    /// <summary>wwwroot under the content root (dotnet run, tests, publish), else the copy next to the assembly (lora.sh runs the dll from the repo root).</summary>
+    private static Microsoft.Extensions.FileProviders.IFileProvider DashboardFiles(IWebHostEnvironment environment)
+    {
+        if (File.Exists(Path.Combine(environment.WebRootPath ?? "", "index.html")))
+            return environment.WebRootFileProvider;
+        var beside = Path.Combine(AppContext.BaseDirectory, "wwwroot");
+        return Directory.Exists(beside)
+            ? new Microsoft.Extensions.FileProviders.PhysicalFileProvider(beside)
+            : new Microsoft.Extensions.FileProviders.NullFileProvider();
     }
 
     public static WebApplication MapHangfireDashboardForAdmins(this WebApplication app)

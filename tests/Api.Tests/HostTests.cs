@@ -47,6 +47,23 @@ public sealed class HostTests(ApiFactory factory) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task Dashboard_is_served_without_a_key_while_the_api_still_needs_one()
+    {
+        var anonymous = factory.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        var index = await anonymous.GetAsync("/dashboard/");
+        Assert.Equal(HttpStatusCode.OK, index.StatusCode);
+        Assert.Equal("text/html", index.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("app.js", await index.Content.ReadAsStringAsync());
+        var script = await anonymous.GetAsync("/dashboard/app.js");
+        Assert.Equal(HttpStatusCode.OK, script.StatusCode);
+        Assert.Equal("text/javascript", script.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(HttpStatusCode.Redirect, (await anonymous.GetAsync("/")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/v1/me")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/v1/jobs")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/dashboard-nothing")).StatusCode);
+    }
+
+    [Fact]
     public async Task Unknown_routes_answer_problem_details()
     {
         var response = await factory.CreateClient(TestKeys.Admin).GetAsync("/api/v1/nothing-here");
