@@ -296,6 +296,16 @@ public sealed class FineTuneRunTests
         Assert.Equal(metrics.Count, metrics.Select(m => (m.Step, m.Name)).Distinct().Count());
         Assert.Equal([1, 2, 3, 4, 5, 6], metrics.Where(m => m.Name == RunMetricNames.TrainLoss).Select(m => m.Step));
         Assert.Equal([0, 6], metrics.Where(m => m.Name == RunMetricNames.Eval("validation", ValidationId, "loss")).Select(m => m.Step));
+
+        // Run again (e.g. the worker died during export): the checkpoint at the last step means nothing to repeat but the export.
+        var third = new Recorder();
+        var again = FineTuneRun.Execute(spec, third);
+        Assert.Equal(RunOutcome.Completed, again.Outcome);
+        Assert.Equal(6, again.StepsCompleted);
+        Assert.Equal(result.TokensSeen, again.TokensSeen);
+        Assert.Empty(third.Steps);
+        Assert.Empty(third.Evaluations);
+        Assert.Equal(metrics, MetricsJournal.Read(Path.Combine(spec.OutputDirectory, "metrics.jsonl")));
     }
 
     [Fact]
