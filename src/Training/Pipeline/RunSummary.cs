@@ -48,7 +48,7 @@ public sealed record RunSummary(
 
         Dictionary<string, double> MeanChange(string role, int sign) => evaluations
             .Where(e => e.Role == role).GroupBy(e => e.Metric)
-            .ToDictionary(g => g.Key, g => sign * g.Average(e => e.Change));
+            .ToDictionary(g => g.Key, g => sign * g.Average(e => e.Change) + 0.0); // + 0.0 turns −0 into 0
 
         var lastLoss = metrics.Where(p => p.Name == RunMetricNames.TrainLoss).MaxBy(p => p.Step);
         var seconds = metrics.Where(p => p.Name == RunMetricNames.ElapsedSeconds).MaxBy(p => p.Step)?.Value ?? 0;
