@@ -65,7 +65,7 @@ public sealed class FineTuneRunTests
         {
             ModelDirectory = model,
             BaseModelName = "tiny-llama",
-            Method = TrainingMethod.Lora,
+            Method = FineTuneMethod.Lora,
             Lora = new LoraSpec(Rank: 8),
             Hyperparameters = new HyperparameterSpec(LearningRate: 1e-2, MaxSteps: steps, BatchSize: 8, MicroBatchSize: 4,
                 MaxSequenceLength: 32, WarmupSteps: 2, Seed: 7),
@@ -184,7 +184,7 @@ public sealed class FineTuneRunTests
         var spec = new FineTuneRunSpec
         {
             ModelDirectory = dir["gpt2"],
-            Method = TrainingMethod.Full,
+            Method = FineTuneMethod.Full,
             Hyperparameters = new HyperparameterSpec(LearningRate: 3e-3, MaxSteps: 24, BatchSize: 4, MicroBatchSize: 4, MaxSequenceLength: 48),
             TrainingDataset = new DatasetRef(TrainId, dir["train.jsonl"]), // format detected from the file
             EvalSets = [new EvalSetSpec(targetId, "heldout", EvalRole.Target, dir["heldout.jsonl"], DatasetFormat.Text)],
@@ -344,7 +344,7 @@ public sealed class FineTuneRunTests
             }
             """);
 
-        Assert.Equal(TrainingMethod.Full, spec.Method);
+        Assert.Equal(FineTuneMethod.Full, spec.Method);
         Assert.Equal(ScheduleKind.Linear, spec.Hyperparameters.Schedule);
         Assert.Equal(4, spec.Hyperparameters.GradientAccumulationSteps);
         Assert.Equal(0.1, spec.Hyperparameters.WarmupRatio);

@@ -97,7 +97,7 @@ public static class FineTuneRun
             var lora = spec.Lora ?? new LoraSpec();
             // LoRA A matrices are initialised from the default generator: seed it so a run is reproducible.
             manual_seed(h.Seed);
-            if (spec.Method == TrainingMethod.Lora)
+            if (spec.Method == FineTuneMethod.Lora)
             {
                 var targets = ResolveTargets(lora.TargetModules, config);
                 var adapted = LoraModel.Apply(model, new LoraConfig(lora.Rank, lora.Alpha ?? 2.0 * lora.Rank, targets, lora.Dropout, lora.UseRsLora));
@@ -164,7 +164,7 @@ public static class FineTuneRun
                 Epochs: h.Epochs,
                 MaxSteps: h.MaxSteps,
                 Optimizer: new AdamWOptions(LearningRate: h.LearningRate, WeightDecay: h.WeightDecay,
-                    LoraPlusRatio: spec.Method == TrainingMethod.Lora && lora.LoraPlusRatio is { } ratio && ratio != 1.0 ? ratio : null),
+                    LoraPlusRatio: spec.Method == FineTuneMethod.Lora && lora.LoraPlusRatio is { } ratio && ratio != 1.0 ? ratio : null),
                 Schedule: new ScheduleOptions(h.Schedule, h.WarmupRatio, h.WarmupSteps, h.MinLearningRateRatio),
                 MaxGradNorm: h.GradientClip,
                 Seed: h.Seed,
@@ -305,7 +305,7 @@ public static class FineTuneRun
         try
         {
             IReadOnlyList<SpectralEntry> spectral;
-            if (spec.Method == TrainingMethod.Lora)
+            if (spec.Method == FineTuneMethod.Lora)
             {
                 AdapterExporter.Save(model, Path.Combine(staging, AdapterFolder), spec.BaseModelName ?? spec.ModelDirectory);
                 if (spec.ExportMerged ?? true)
@@ -319,7 +319,7 @@ public static class FineTuneRun
                 using var baseModel = CheckpointLoader.Load(spec.ModelDirectory, CPU);
                 spectral = SpectralAnalysis.ForFullFineTune(model, baseModel);
             }
-            var method = spec.Method == TrainingMethod.Lora ? "lora" : "full";
+            var method = spec.Method == FineTuneMethod.Lora ? "lora" : "full";
             var json = FineTuneRunSpec.JsonOptions;
             File.WriteAllText(Path.Combine(staging, SpectralFile), JsonSerializer.Serialize(new SpectralReport(method, spectral), json));
             var metrics = journal.Deduplicated();

@@ -5,7 +5,7 @@ using LoraService.Training.Training;
 
 namespace LoraService.Training.Pipeline;
 
-public enum TrainingMethod { Lora, Full }
+public enum FineTuneMethod { Lora, Full }
 
 /// <summary>What an eval set measures: <c>target</c> = learning, <c>source</c> = forgetting.</summary>
 public enum EvalRole { Target, Source }
@@ -24,7 +24,7 @@ public sealed record FineTuneRunSpec
     public required string ModelDirectory { get; init; }
     /// <summary>Written as <c>base_model_name_or_path</c> of the adapter; null = <see cref="ModelDirectory"/>.</summary>
     public string? BaseModelName { get; init; }
-    public TrainingMethod Method { get; init; } = TrainingMethod.Lora;
+    public FineTuneMethod Method { get; init; } = FineTuneMethod.Lora;
     /// <summary>LoRA settings; null = defaults. Ignored for full fine-tuning.</summary>
     public LoraSpec? Lora { get; init; }
     public HyperparameterSpec Hyperparameters { get; init; } = new();
@@ -85,7 +85,7 @@ public sealed record FineTuneRunSpec
         if (h.WarmupSteps is < 0) errors.Add("hyperparameters.warmup_steps must not be negative");
         if (h.MinLearningRateRatio is < 0 or > 1) errors.Add("hyperparameters.min_learning_rate_ratio must be in [0, 1]");
         if (h.GradientClip < 0) errors.Add("hyperparameters.gradient_clip must not be negative");
-        if (Method == TrainingMethod.Lora && Lora is { } lora)
+        if (Method == FineTuneMethod.Lora && Lora is { } lora)
         {
             if (lora.Rank <= 0) errors.Add("lora.rank must be positive");
             if (lora.Alpha is <= 0) errors.Add("lora.alpha must be positive");
