@@ -1,5 +1,6 @@
 using Hangfire;
 using LoraService.Api.Auth;
+using LoraService.Api.Datasets;
 using LoraService.Api.Jobs;
 using LoraService.ServiceDefaults;
 using Microsoft.AspNetCore.Authentication;
@@ -20,6 +21,8 @@ internal static class Extensions
         builder.Services.AddSingleton(builder.Configuration.GetSection(JobQueueOptions.Section).Get<JobQueueOptions>() ?? new JobQueueOptions());
         builder.Services.AddScoped<JobQueue>();
         builder.Services.AddScoped<JobSpecValidator>();
+        builder.Services.AddSingleton<MetricsReader>();
+        builder.Services.AddSingleton(builder.Configuration.GetSection(DatasetUploadOptions.Section).Get<DatasetUploadOptions>() ?? new DatasetUploadOptions());
 
         builder.Services.AddProblemDetails();
         builder.Services.ConfigureHttpJsonOptions(json =>
@@ -63,7 +66,7 @@ internal static class Extensions
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.UseSerilogRequestLogging();
+        app.UseSerilogRequestLogging(options => options.GetLevel = RequestLogLevel);
         app.UseSwagger();
         app.UseSwaggerUI(options =>
         {
@@ -73,6 +76,16 @@ internal static class Extensions
         app.UseAuthentication();
         app.UseAuthorization();
         return app;
+    }
+
+    /// <summary>Polling (metrics, events, job status, health) would flood the log at Information; it goes to Debug unless it fails.</summary>
+    private static Serilog.Events.LogEventLevel RequestLogLevel(HttpContext context, double elapsedMs, Exception? error)
+    {
+        if (error is not null || context.Response.StatusCode >= 500) return Serilog.Events.LogEventLevel.Error;
+        var path = context.Request.Path.Value ?? "";
+        var polling = HttpMethods.IsGet(context.Request.Method) &&
+            (path.StartsWith("/health", StringComparison.Ordinal) || path.StartsWith("/api/v1/jobs", StringComparison.Ordinal) || path.StartsWith("/dashboard", StringComparison.Ordinal));
+        return polling ? Serilog.Events.LogEventLevel.Debug : Serilog.Events.LogEventLevel.Information;
     }
 
     public static WebApplication MapHangfireDashboardForAdmins(this WebApplication app)

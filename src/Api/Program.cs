@@ -14,6 +14,7 @@ app.MapIdentityApi();
 app.MapJobsApi();
 app.MapArtifactsApi();
 app.MapModelsApi();
+app.MapDatasetsApi();
 app.Run();
 
 public partial class Program;

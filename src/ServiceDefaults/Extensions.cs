@@ -44,7 +44,10 @@ public static class Extensions
     public static IHostApplicationBuilder AddHangfireStorage(this IHostApplicationBuilder builder)
     {
         var connectionString = builder.GetPostgresConnectionString();
+        var invisibility = TimeSpan.FromSeconds(builder.Configuration.GetValue("Hangfire:InvisibilityTimeoutSeconds", 300.0));
         builder.Services.AddHangfire(config => config
+            // Training is not retried blindly: a crashed job is resumed from its checkpoint by the next worker that fetches it.
+            .UseFilter(new AutomaticRetryAttribute { Attempts = 0 })
             .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
             .UseSimpleAssemblyNameTypeSerializer()
             .UseRecommendedSerializerSettings()
@@ -54,7 +57,8 @@ public static class Extensions
                 PrepareSchemaIfNecessary = true,
                 // Without sliding invisibility a job running longer than the timeout is handed to a second worker.
                 UseSlidingInvisibilityTimeout = true,
-                InvisibilityTimeout = TimeSpan.FromMinutes(5),
+                // How long a job fetched by a worker that died stays invisible before another worker picks it up.
+                InvisibilityTimeout = invisibility,
                 EnableLongPolling = true,
                 QueuePollInterval = TimeSpan.FromSeconds(5),
             }));

@@ -1,6 +1,8 @@
 using Hangfire;
 using LoraService.ServiceDefaults;
+using LoraService.Domain.Jobs;
 using LoraService.Domain.Models;
+using LoraService.Worker.Jobs;
 using LoraService.Worker.Devices;
 using LoraService.Worker.Models;
 
@@ -32,6 +34,9 @@ internal static class Extensions
             server.WorkerCount = 1;
         });
         builder.Services.AddScoped<IModelCatalog, ModelCatalog>();
+        builder.Services.AddSingleton(new WorkerIdentity(name, device.Kind));
+        builder.Services.AddScoped<JobClaimer>();
+        builder.Services.AddScoped<ITrainingJobRunner, TrainingJobRunner>();
         builder.Services.AddHostedService<DeviceAnnouncer>();
         builder.Services.AddHostedService<ModelCatalogStartup>();
         return builder;

@@ -10,4 +10,11 @@ public sealed record WorkerOptions
     public string[] ExtraQueues { get; init; } = [];
     /// <summary>A name for this worker in job rows and logs; defaults to host:pid.</summary>
     public string? Name { get; init; }
+    /// <summary>How often a training job's heartbeat, progress and metrics are written.</summary>
+    public double HeartbeatSeconds { get; init; } = 2;
+    /// <summary>A running job whose heartbeat is older than this belongs to a dead worker and may be taken over.</summary>
+    public double StaleAfterSeconds { get; init; } = 60;
+
+    public TimeSpan HeartbeatInterval => TimeSpan.FromSeconds(HeartbeatSeconds);
+    public TimeSpan StaleAfter => TimeSpan.FromSeconds(StaleAfterSeconds);
 }

@@ -12,6 +12,7 @@ public sealed class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
     private readonly string _data = Directory.CreateTempSubdirectory("lora-api-").FullName;
 
     public PostgresDatabase Database => _database;
+    public string ArtifactsPath => Path.Combine(_data, "artifacts");
 
     public async Task InitializeAsync()
     {

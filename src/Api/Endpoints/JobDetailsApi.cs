@@ -50,20 +50,11 @@ internal static class JobDetailsApi
     }
 
     private static async Task<Results<Ok<MetricsResponse>, NotFound>> GetMetrics(
-        Guid id, int? after, string? names, ClaimsPrincipal user, LoraDbContext db, IMemoryCache cache, CancellationToken ct)
+        Guid id, int? after, string? names, ClaimsPrincipal user, LoraDbContext db, IMemoryCache cache, MetricsReader metrics, CancellationToken ct)
     {
         if (!await JobOwnership.IsOwnedAsync(id, user, db, cache, ct)) return TypedResults.NotFound();
-        var from = after ?? -1;
-        var query = db.MetricPoints.AsNoTracking().Where(m => m.JobId == id && m.Step > from);
-        if (!string.IsNullOrWhiteSpace(names))
-        {
-            var wanted = names.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            query = query.Where(m => wanted.Contains(m.Name));
-        }
-        var rows = await query.OrderBy(m => m.Step).Select(m => new { m.Name, m.Step, m.Value }).ToListAsync(ct);
-        var series = rows.GroupBy(r => r.Name).ToDictionary(
-            g => g.Key, g => new MetricSeries(g.Select(r => r.Step).ToList(), g.Select(r => r.Value).ToList()));
-        return TypedResults.Ok(new MetricsResponse(id, after, rows.Count == 0 ? after : rows[^1].Step, series));
+        var wanted = string.IsNullOrWhiteSpace(names) ? null : names.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return TypedResults.Ok(await metrics.ReadAsync(id, after, wanted, ct));
     }
 
     private static async Task<Results<Ok<IReadOnlyList<CheckpointResponse>>, NotFound>> GetCheckpoints(

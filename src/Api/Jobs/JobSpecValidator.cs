@@ -32,6 +32,9 @@ internal sealed class JobSpecValidator(LoraDbContext db)
 
         var method = request.Method ?? FineTuneMethod.Lora;
         var lora = method == FineTuneMethod.Lora ? request.Lora ?? new LoraSettings() : null;
+        // The default ("all seven projections") means the model's own projections, e.g. c_attn, c_proj, c_fc on GPT-2.
+        if (lora is not null && model is not null && lora.TargetModules.SequenceEqual(new LoraSettings().TargetModules))
+            lora = lora with { TargetModules = model.LoraTargets };
         if (method == FineTuneMethod.Full && request.Lora is not null)
             Fail("lora", "lora settings apply only to method 'lora'.");
         if (lora is not null) ValidateLora(lora, model, Fail);
@@ -53,6 +56,7 @@ internal sealed class JobSpecValidator(LoraDbContext db)
         for (var i = 0; i < evaluation.Source.Count; i++)
             CheckDataset(datasets, evaluation.Source[i], $"evaluation.source[{i}]", EvalFormats, Fail);
         if (evaluation.EveryNSteps < 0) Fail("evaluation.every_n_steps", "every_n_steps must be 0 (only at start and end) or more.");
+        if (evaluation.MaxNewTokens is < 1 or > 4096) Fail("evaluation.max_new_tokens", "max_new_tokens must be between 1 and 4096.");
         if (evaluation.MaxExamples is < 1 or > 100_000) Fail("evaluation.max_examples", "max_examples must be between 1 and 100000.");
 
         var checkpointEvery = request.CheckpointEvery ?? 50;

@@ -15,18 +15,26 @@ public sealed class FileSystemArtifactStore(string root) : IArtifactStore
         return path;
     }
 
-    public async Task<long> WriteAsync(string key, Stream content, CancellationToken cancellationToken)
+    public string NewTempPath(string key)
     {
         var path = PathFor(key);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var temp = $"{path}.{Guid.NewGuid():N}.tmp";
+        return $"{path}.{Guid.NewGuid():N}.tmp";
+    }
+
+    public void Commit(string tempPath, string key) => File.Move(tempPath, PathFor(key), overwrite: true);
+
+    public async Task<long> WriteAsync(string key, Stream content, CancellationToken cancellationToken)
+    {
+        var path = PathFor(key);
+        var temp = NewTempPath(key);
         try
         {
             await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
             {
                 await content.CopyToAsync(file, cancellationToken);
             }
-            File.Move(temp, path, overwrite: true);
+            Commit(temp, key);
             return new FileInfo(path).Length;
         }
         finally

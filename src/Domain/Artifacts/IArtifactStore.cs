@@ -9,6 +9,12 @@ public interface IArtifactStore
     /// <summary>Streams content to a temp file and renames it into place, so readers never see half a file.</summary>
     Task<long> WriteAsync(string key, Stream content, CancellationToken cancellationToken);
 
+    /// <summary>A fresh temp path beside <paramref name="key"/>, for writers that stream into place themselves.</summary>
+    string NewTempPath(string key);
+
+    /// <summary>Moves a finished temp file into place under <paramref name="key"/>.</summary>
+    void Commit(string tempPath, string key);
+
     Stream OpenRead(string key);
 
     bool Exists(string key);

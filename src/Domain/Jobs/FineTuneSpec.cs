@@ -66,4 +66,6 @@ public sealed record EvaluationSettings
     public IReadOnlyList<Guid> Source { get; init; } = [];
     public int EveryNSteps { get; init; } = 50;
     public int MaxExamples { get; init; } = 200;
+    /// <summary>Greedy generation budget for exact-match sets.</summary>
+    public int MaxNewTokens { get; init; } = 256;
 }

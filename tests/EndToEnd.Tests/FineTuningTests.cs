@@ -1,0 +1,96 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace LoraService.EndToEnd.Tests;
+
+/// <summary>The product path a user takes: model, datasets, job, watch, summary, download. Real API, worker, PostgreSQL, TorchSharp.</summary>
+public sealed class FineTuningTests(Service service) : IClassFixture<Service>, IAsyncLifetime
+{
+    public async Task InitializeAsync()
+    {
+        if (service.WorkerOutput().Length == 0) await service.StartWorkerAsync("e2e-worker");
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task A_lora_job_reports_learning_and_forgetting_and_its_adapter_reproduces_the_final_loss()
+    {
+        var model = await service.CreateModelAsync("tiny-llama", "llama");
+        Assert.Equal("LlamaForCausalLM", model.GetProperty("architecture").GetString());
+        var train = await service.UploadAsync("arith-train");
+        var valid = await service.UploadAsync("arith-valid");
+        var target = await service.UploadAsync("arith-em");
+        var source = await service.UploadAsync("source-mc");
+
+        var id = await service.CreateJobAsync(JobSpecs.Lora("tiny-llama", train, valid, target, source));
+        var job = await service.WaitForJobAsync(id, j => j.GetProperty("status").GetString() == "succeeded", TimeSpan.FromMinutes(4), "the LoRA job to succeed");
+        Assert.Equal(12, job.GetProperty("progress").GetProperty("step").GetInt32());
+
+        var metrics = await service.Client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}/metrics");
+        var series = metrics.GetProperty("series");
+        Assert.Equal(Enumerable.Range(1, 12), series.GetProperty("train/loss").GetProperty("steps").EnumerateArray().Select(s => s.GetInt32()));
+        var validationLoss = series.GetProperty($"eval/validation/{valid:N}/loss");
+        Assert.Equal([0, 6, 12], validationLoss.GetProperty("steps").EnumerateArray().Select(s => s.GetInt32()));
+        Assert.Equal([0, 6, 12], series.GetProperty($"eval/source/{source:N}/acc_norm").GetProperty("steps").EnumerateArray().Select(s => s.GetInt32()));
+        Assert.True(series.TryGetProperty($"eval/target/{target:N}/exact_match", out _));
+        var losses = validationLoss.GetProperty("values").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+        Assert.True(losses[^1] < losses[0], $"validation loss did not fall: {string.Join(", ", losses)}");
+
+        var summary = (await service.Client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}/summary")).GetProperty("summary");
+        Assert.True(summary.GetProperty("forgetting").TryGetProperty("acc_norm", out _));
+        Assert.True(summary.GetProperty("learning").TryGetProperty("exact_match", out _));
+        Assert.Equal(12, summary.GetProperty("steps").GetInt32());
+
+        var artifacts = await service.Client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}/artifacts");
+        var byFile = artifacts.EnumerateArray().ToDictionary(a => a.GetProperty("kind").GetString() + "/" + a.GetProperty("file_name").GetString());
+        foreach (var expected in new[] { "adapter/adapter_model.safetensors", "adapter_config/adapter_config.json", "adapter_archive/adapter.zip", "summary/summary.json", "spectral/spectral.json", "metrics/metrics.jsonl" })
+            Assert.True(byFile.ContainsKey(expected), $"missing {expected}; have {string.Join(", ", byFile.Keys)}");
+
+        var adapterDir = Directory.CreateDirectory(Path.Combine(service.DataPath, "downloaded-adapter")).FullName;
+        foreach (var key in new[] { "adapter/adapter_model.safetensors", "adapter_config/adapter_config.json" })
+        {
+            var artifact = byFile[key];
+            var bytes = await service.Client.GetByteArrayAsync(artifact.GetProperty("download_url").GetString());
+            Assert.Equal(artifact.GetProperty("sha256").GetString(), Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));
+            await File.WriteAllBytesAsync(Path.Combine(adapterDir, artifact.GetProperty("file_name").GetString()!), bytes);
+        }
+
+        var reproduced = AdapterCheck.ValidationLoss(Path.Combine(service.ModelsPath, "tiny-llama"), adapterDir, service.Samples["arith-valid"], maxExamples: 8, maxSequenceLength: 32);
+        Assert.Equal(losses[^1], reproduced, 4);
+    }
+
+    [Fact]
+    public async Task Downloads_support_range_etag_and_content_disposition()
+    {
+        var model = await service.CreateModelAsync("tiny-gpt2", "gpt2");
+        Assert.Equal(["c_attn", "c_proj", "c_fc"], model.GetProperty("lora_targets").EnumerateArray().Select(t => t.GetString()));
+        var train = await service.UploadAsync("source-text");
+        var source = await service.UploadAsync("source-mc");
+        var id = await service.CreateJobAsync(JobSpecs.Full("tiny-gpt2", train, source));
+        await service.WaitForJobAsync(id, j => j.GetProperty("status").GetString() == "succeeded", TimeSpan.FromMinutes(4), "the full fine-tuning job to succeed");
+
+        var artifacts = await service.Client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}/artifacts");
+        var weights = artifacts.EnumerateArray().Single(a => a.GetProperty("kind").GetString() == "model" && a.GetProperty("file_name").GetString() == "model.safetensors");
+        var url = weights.GetProperty("download_url").GetString();
+        var sha = weights.GetProperty("sha256").GetString();
+
+        var partial = new HttpRequestMessage(HttpMethod.Get, url);
+        partial.Headers.Range = new RangeHeaderValue(0, 7);
+        var head = await service.Client.SendAsync(partial);
+        Assert.Equal(HttpStatusCode.PartialContent, head.StatusCode);
+        Assert.Equal(8, (await head.Content.ReadAsByteArrayAsync()).Length);
+        Assert.Equal($"\"{sha}\"", head.Headers.ETag?.Tag);
+        Assert.Equal("model.safetensors", head.Content.Headers.ContentDisposition?.FileNameStar ?? head.Content.Headers.ContentDisposition?.FileName);
+
+        var conditional = new HttpRequestMessage(HttpMethod.Get, url);
+        conditional.Headers.IfNoneMatch.Add(new EntityTagHeaderValue($"\"{sha}\""));
+        Assert.Equal(HttpStatusCode.NotModified, (await service.Client.SendAsync(conditional)).StatusCode);
+
+        Assert.True(artifacts.EnumerateArray().Any(a => a.GetProperty("kind").GetString() == "model_archive"));
+        var spectral = await service.Client.GetStringAsync(artifacts.EnumerateArray().Single(a => a.GetProperty("kind").GetString() == "spectral").GetProperty("download_url").GetString());
+        Assert.Contains("rank90", spectral);
+    }
+}

@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+
+namespace LoraService.EndToEnd.Tests;
+
+/// <summary>An API or worker host running as a real child process, as in production; its output is kept for failure messages.</summary>
+public sealed class HostProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private HostProcess(Process process) => _process = process;
+
+    public string Url { get; private init; } = "";
+    public int Pid => _process.Id;
+    public bool HasExited => _disposed || _process.HasExited;
+    public string Output { get { lock (_output) return _output.ToString(); } }
+
+    public static async Task<HostProcess> StartAsync(string project, IReadOnlyDictionary<string, string> environment)
+    {
+        var port = FreePort();
+        var dll = HostDll(project);
+        var start = new ProcessStartInfo("dotnet", [dll])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
+        };
+        start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        foreach (var (key, value) in environment) start.Environment[key] = value;
+
+        var host = new HostProcess(new Process { StartInfo = start }) { Url = $"http://127.0.0.1:{port}" };
+        host._process.OutputDataReceived += (_, e) => host.Append(e.Data);
+        host._process.ErrorDataReceived += (_, e) => host.Append(e.Data);
+        host._process.Start();
+        host._process.BeginOutputReadLine();
+        host._process.BeginErrorReadLine();
+
+        using var http = new HttpClient { BaseAddress = new Uri(host.Url) };
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (host.HasExited) throw new InvalidOperationException($"{project} exited at start:\n{host.Output}");
+            try
+            {
+                if ((await http.GetAsync("/health/ready")).IsSuccessStatusCode) return host;
+            }
+            catch (HttpRequestException) { }
+            await Task.Delay(250);
+        }
+        throw new TimeoutException($"{project} did not become ready:\n{host.Output}");
+    }
+
+    /// <summary>SIGKILL: no shutdown hooks, no final writes — a crash.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    private bool _disposed;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null) return;
+        lock (_output) _output.AppendLine(line);
+    }
+
+    private static string HostDll(string project)
+    {
+        // tests/EndToEnd.Tests/bin/<Configuration>/net10.0 → src/<project>/bin/<Configuration>/net10.0
+        var testBin = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
+        var framework = Path.GetFileName(testBin);
+        var configuration = Path.GetFileName(Path.GetDirectoryName(testBin)!);
+        var root = Path.GetFullPath(Path.Combine(testBin, "../../../../.."));
+        var dll = Path.Combine(root, "src", project, "bin", configuration, framework, $"LoraService.{project}.dll");
+        return File.Exists(dll) ? dll : throw new FileNotFoundException($"Build {project} first: {dll} is missing.");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

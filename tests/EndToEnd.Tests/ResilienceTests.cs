@@ -1,0 +1,90 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using LoraService.Domain.Jobs;
+using Microsoft.EntityFrameworkCore;
+
+namespace LoraService.EndToEnd.Tests;
+
+/// <summary>Cancel, a worker killed with SIGKILL mid-job, and two workers on one queue.</summary>
+public sealed class ResilienceTests(Service service) : IClassFixture<Service>
+{
+    private async Task<(Guid Train, Guid Valid, Guid Target, Guid Source)> PrepareAsync(string model)
+    {
+        await service.CreateModelAsync(model, "llama");
+        return (await service.UploadAsync("arith-train"), await service.UploadAsync("arith-valid"),
+            await service.UploadAsync("arith-em"), await service.UploadAsync("source-mc"));
+    }
+
+    private static int Step(JsonElement job) => job.GetProperty("progress").GetProperty("step").GetInt32();
+
+    [Fact]
+    public async Task Cancel_is_honoured_within_a_step_and_keeps_a_checkpoint()
+    {
+        await using var worker = await service.StartWorkerAsync("cancel-worker");
+        var (train, valid, target, source) = await PrepareAsync("cancel-model");
+        var id = await service.CreateJobAsync(JobSpecs.Lora("cancel-model", train, valid, target, source, steps: 400, checkpointEvery: 100));
+        await service.WaitForJobAsync(id, j => Step(j) >= 2, TimeSpan.FromMinutes(3), "two training steps");
+
+        var cancel = await service.Client.PostAsync($"/api/v1/jobs/{id}/cancel", null);
+        Assert.Equal("cancelling", (await cancel.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
+        var job = await service.WaitForJobAsync(id, j => j.GetProperty("status").GetString() == "cancelled", TimeSpan.FromSeconds(60), "the cancel");
+        Assert.True(Step(job) < 400);
+
+        var checkpoints = await service.Client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}/checkpoints");
+        Assert.NotEqual(0, checkpoints.GetArrayLength());
+        var artifacts = await service.Client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}/artifacts");
+        Assert.Equal(0, artifacts.GetArrayLength());
+    }
+
+    [Fact]
+    public async Task A_killed_worker_s_job_resumes_elsewhere_without_lost_or_duplicated_metrics_and_matches_an_uninterrupted_run()
+    {
+        var (train, valid, target, source) = await PrepareAsync("crash-model");
+        var spec = JobSpecs.Lora("crash-model", train, valid, target, source, steps: 12, checkpointEvery: 4);
+
+        var doomed = await service.StartWorkerAsync("doomed-worker");
+        var crashed = await service.CreateJobAsync(spec);
+        await service.WaitForJobAsync(crashed, j => Step(j) >= 6, TimeSpan.FromMinutes(3), "six steps before the crash");
+        doomed.Kill();
+
+        await using var rescuer = await service.StartWorkerAsync("rescue-worker");
+        var resumed = await service.WaitForJobAsync(crashed, j => j.GetProperty("status").GetString() == "succeeded", TimeSpan.FromMinutes(4), "the resumed job");
+        Assert.Equal(2, resumed.GetProperty("attempt").GetInt32());
+        Assert.StartsWith("rescue-worker", resumed.GetProperty("worker_id").GetString());
+
+        var reference = await service.CreateJobAsync(spec);
+        await service.WaitForJobAsync(reference, j => j.GetProperty("status").GetString() == "succeeded", TimeSpan.FromMinutes(4), "the uninterrupted reference job");
+
+        await using var db = service.Database.CreateContext();
+        var crashedLoss = await db.MetricPoints.Where(m => m.JobId == crashed && m.Name == MetricNames.TrainLoss).OrderBy(m => m.Step).ToListAsync();
+        var referenceLoss = await db.MetricPoints.Where(m => m.JobId == reference && m.Name == MetricNames.TrainLoss).OrderBy(m => m.Step).ToListAsync();
+        Assert.Equal(Enumerable.Range(1, 12), crashedLoss.Select(m => m.Step));
+        for (var i = 0; i < 12; i++) Assert.Equal(referenceLoss[i].Value, crashedLoss[i].Value, 4);
+
+        var finalName = MetricNames.Eval(MetricNames.Validation, valid, "loss");
+        var crashedFinal = await db.MetricPoints.SingleAsync(m => m.JobId == crashed && m.Name == finalName && m.Step == 12);
+        var referenceFinal = await db.MetricPoints.SingleAsync(m => m.JobId == reference && m.Name == finalName && m.Step == 12);
+        Assert.Equal(referenceFinal.Value, crashedFinal.Value, 4);
+        Assert.Equal(1, await db.MetricPoints.CountAsync(m => m.JobId == crashed && m.Name == finalName && m.Step == 0));
+        Assert.Contains(await db.JobEvents.Where(e => e.JobId == crashed).Select(e => e.Message).ToListAsync(), m => m.Contains("took the job over"));
+    }
+
+    [Fact]
+    public async Task Two_workers_never_run_the_same_job_twice()
+    {
+        var (train, valid, target, source) = await PrepareAsync("shared-model");
+        await using var first = await service.StartWorkerAsync("worker-a");
+        await using var second = await service.StartWorkerAsync("worker-b");
+        var ids = new List<Guid>();
+        for (var i = 0; i < 3; i++)
+            ids.Add(await service.CreateJobAsync(JobSpecs.Lora("shared-model", train, valid, target, source, steps: 4, checkpointEvery: 0)));
+        foreach (var id in ids)
+            await service.WaitForJobAsync(id, j => j.GetProperty("status").GetString() == "succeeded", TimeSpan.FromMinutes(4), $"job {id}");
+
+        await using var db = service.Database.CreateContext();
+        var jobs = await db.Jobs.Where(j => ids.Contains(j.Id)).ToListAsync();
+        Assert.All(jobs, j => Assert.Equal(1, j.Attempt));
+        foreach (var id in ids)
+            Assert.Equal(1, await db.JobEvents.CountAsync(e => e.JobId == id && e.Message.Contains("started the job")));
+    }
+}
