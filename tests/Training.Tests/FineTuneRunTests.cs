@@ -296,6 +296,16 @@ public sealed class FineTuneRunTests
         Assert.Equal(metrics.Count, metrics.Select(m => (m.Step, m.Name)).Distinct().Count());
         Assert.Equal([1, 2, 3, 4, 5, 6], metrics.Where(m => m.Name == RunMetricNames.TrainLoss).Select(m => m.Step));
         Assert.Equal([0, 6], metrics.Where(m => m.Name == RunMetricNames.Eval("validation", ValidationId, "loss")).Select(m => m.Step));
+
+        // Run again (e.g. the worker died during export): the checkpoint at the last step means nothing to repeat but the export.
+        var third = new Recorder();
+        var again = FineTuneRun.Execute(spec, third);
+        Assert.Equal(RunOutcome.Completed, again.Outcome);
+        Assert.Equal(6, again.StepsCompleted);
+        Assert.Equal(result.TokensSeen, again.TokensSeen);
+        Assert.Empty(third.Steps);
+        Assert.Empty(third.Evaluations);
+        Assert.Equal(metrics, MetricsJournal.Read(Path.Combine(spec.OutputDirectory, "metrics.jsonl")));
     }
 
     [Fact]
@@ -329,7 +339,8 @@ public sealed class FineTuneRunTests
               "hyperparameters": { "learning_rate": 0.001, "batch_size": 16, "micro_batch_size": 4, "schedule": "linear", "max_steps": 100 },
               "training_dataset": { "id": "11111111-1111-1111-1111-111111111111", "path": "/data/train.jsonl", "format": "prompt_completion" },
               "eval_sets": [ { "id": "44444444-4444-4444-4444-444444444444", "name": "hellaswag", "role": "source", "path": "/data/hs.jsonl", "format": "multiple_choice" } ],
-              "work_directory": "/work/job", "output_directory": "/out/job", "device": "cuda"
+              "work_directory": "/work/job", "output_directory": "/out/job", "device": "cuda",
+              "lora": { "rank": 4, "use_rslora": true }
             }
             """);
 
@@ -342,10 +353,13 @@ public sealed class FineTuneRunTests
         Assert.Equal(EvalRole.Source, spec.EvalSets[0].Role);
         Assert.Equal(DatasetFormat.MultipleChoice, spec.EvalSets[0].Format);
         Assert.Equal(DevicePreference.Cuda, spec.Device);
+        Assert.True(spec.Lora!.UseRsLora);
+        Assert.Null(spec.Lora.Alpha);
         Assert.Empty(spec.Validate());
         var json = spec.ToJson();
         Assert.Contains("\"format\": \"prompt_completion\"", json);
         Assert.Contains("\"learning_rate\": 0.001", json);
+        Assert.Contains("\"use_rslora\": true", json);
         Assert.Equal(spec.Hyperparameters, FineTuneRunSpec.FromJson(json).Hyperparameters);
 
         Assert.Contains("hyperparameters.batch_size must be a positive multiple of micro_batch_size",

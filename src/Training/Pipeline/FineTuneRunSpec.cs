@@ -139,7 +139,7 @@ public sealed record LoraSpec(
     double? Alpha = null,
     double Dropout = 0.05,
     IReadOnlyList<string>? TargetModules = null,
-    bool UseRsLora = false,
+    [property: JsonPropertyName("use_rslora")] bool UseRsLora = false,
     double? LoraPlusRatio = null);
 
 /// <param name="BatchSize">Examples per optimizer step; gradient accumulation = batch_size / micro_batch_size.</param>

@@ -4,7 +4,7 @@ namespace LoraService.Training.Pipeline;
 
 /// <summary>Baseline (step 0, the base model) vs final value of one metric on one set.</summary>
 /// <param name="Change">Improvement, positive = better: base − final for loss/perplexity, final − base for accuracies.</param>
-public sealed record EvalComparison(string Role, Guid DatasetId, string Name, string Metric, double Baseline, double Final, int FinalStep, double Change);
+public sealed record BaselineComparison(string Role, Guid DatasetId, string Name, string Metric, double Baseline, double Final, int FinalStep, double Change);
 
 /// <summary>Mean spectral figures of one module name (e.g. <c>self_attn.q_proj</c>) over the layers.</summary>
 public sealed record SpectralModuleSummary(string Module, int Count, double MeanRank90, double MeanFrobeniusNorm);
@@ -18,7 +18,7 @@ public sealed record SpectralModuleSummary(string Module, int Count, double Mean
 /// <param name="TokensPerSecond">Tokens seen ÷ wall time.</param>
 public sealed record RunSummary(
     string Method,
-    IReadOnlyList<EvalComparison> Evaluations,
+    IReadOnlyList<BaselineComparison> Evaluations,
     IReadOnlyDictionary<string, double> Learning,
     IReadOnlyDictionary<string, double> Forgetting,
     double? FinalTrainLoss,
@@ -32,7 +32,7 @@ public sealed record RunSummary(
     public static RunSummary Build(string method, IReadOnlyList<MetricRecord> metrics, IReadOnlyDictionary<Guid, string> setNames,
         int steps, int totalSteps, long tokensSeen, IReadOnlyList<SpectralEntry> spectral)
     {
-        var evaluations = new List<EvalComparison>();
+        var evaluations = new List<BaselineComparison>();
         foreach (var series in metrics.GroupBy(p => p.Name))
         {
             if (!RunMetricNames.TryParseEval(series.Key, out var role, out var dataset, out var metric)) continue;
@@ -40,7 +40,7 @@ public sealed record RunSummary(
             if (baseline is null) continue;
             var final = series.MaxBy(p => p.Step)!;
             var change = RunMetricNames.LowerIsBetter(metric) ? baseline.Value - final.Value : final.Value - baseline.Value;
-            evaluations.Add(new EvalComparison(role, dataset, setNames.GetValueOrDefault(dataset, ""), metric,
+            evaluations.Add(new BaselineComparison(role, dataset, setNames.GetValueOrDefault(dataset, ""), metric,
                 baseline.Value, final.Value, final.Step, change));
         }
         evaluations = [.. evaluations.OrderBy(e => e.Role, StringComparer.Ordinal).ThenBy(e => e.Name, StringComparer.Ordinal)
@@ -48,7 +48,7 @@ public sealed record RunSummary(
 
         Dictionary<string, double> MeanChange(string role, int sign) => evaluations
             .Where(e => e.Role == role).GroupBy(e => e.Metric)
-            .ToDictionary(g => g.Key, g => sign * g.Average(e => e.Change));
+            .ToDictionary(g => g.Key, g => sign * g.Average(e => e.Change) + 0.0); // + 0.0 turns −0 into 0
 
         var lastLoss = metrics.Where(p => p.Name == RunMetricNames.TrainLoss).MaxBy(p => p.Step);
         var seconds = metrics.Where(p => p.Name == RunMetricNames.ElapsedSeconds).MaxBy(p => p.Step)?.Value ?? 0;
