@@ -30,6 +30,8 @@ public sealed record LoraSettings
     public double Dropout { get; init; } = 0.05;
     public IReadOnlyList<string> TargetModules { get; init; } =
         ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+    /// <summary>rsLoRA: scale alpha/√r instead of alpha/r (PEFT's <c>use_rslora</c>).</summary>
+    [JsonPropertyName("use_rslora")]
     public bool UseRsLora { get; init; }
     /// <summary>LoRA+: learning-rate multiplier for B; null or 1 disables it.</summary>
     public double? LoraPlusRatio { get; init; }
