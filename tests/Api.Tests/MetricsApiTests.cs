@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using LoraService.Domain.Jobs;
 using LoraService.TestSupport;
+using LoraService.Contracts;
 
 namespace LoraService.Api.Tests;
 

@@ -5,6 +5,7 @@ using LoraService.Domain.Datasets;
 using LoraService.Domain.Jobs;
 using LoraService.TestSupport;
 using Microsoft.EntityFrameworkCore;
+using LoraService.Contracts;
 
 namespace LoraService.Browser.Tests;
 

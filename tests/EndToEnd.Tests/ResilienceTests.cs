@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using LoraService.Domain.Jobs;
 using Microsoft.EntityFrameworkCore;
+using LoraService.Contracts;
 
 namespace LoraService.EndToEnd.Tests;
 

@@ -8,6 +8,7 @@ using LoraService.Training.Pipeline;
 using LoraService.Training.Tokenization;
 using LoraService.Training.Training;
 using static TorchSharp.torch;
+using LoraService.Contracts;
 
 namespace LoraService.Training.Tests;
 
@@ -153,10 +154,10 @@ public sealed class FineTuneRunTests
         // metrics.jsonl holds every step metric and measurement once; summary.json compares baseline and final.
         var metrics = MetricsJournal.Read(Path.Combine(spec.OutputDirectory, "metrics.jsonl")).ToList();
         Assert.Equal(metrics.Count, metrics.Select(m => (m.Step, m.Name)).Distinct().Count());
-        Assert.Equal(16, metrics.Count(m => m.Name == RunMetricNames.TrainLoss));
+        Assert.Equal(16, metrics.Count(m => m.Name == MetricNames.TrainLoss));
         Assert.Equal(3 * 8, metrics.Count(m => m.Name.StartsWith("eval/", StringComparison.Ordinal)));
         Assert.Contains(recorder.Events, e => e.Message == "Chat template: plain");
-        Assert.Equal(baseLoss, metrics.Single(m => m.Step == 0 && m.Name == RunMetricNames.Eval("validation", ValidationId, "loss")).Value);
+        Assert.Equal(baseLoss, metrics.Single(m => m.Step == 0 && m.Name == MetricNames.Eval("validation", ValidationId, "loss")).Value);
         using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(spec.OutputDirectory, "summary.json")));
         var root = summary.RootElement;
         Assert.Equal(16, root.GetProperty("steps").GetInt32());
@@ -269,7 +270,7 @@ public sealed class FineTuneRunTests
         Assert.Equal(a.Keys.Order(), b.Keys.Order());
         foreach (var key in a.Keys)
             Assert.True(a[key].allclose(b[key], rtol: 0, atol: 1e-5), key);
-        string[] timings = [RunMetricNames.TokensPerSecond, RunMetricNames.ElapsedSeconds];
+        string[] timings = [MetricNames.TokensPerSecond, MetricNames.ElapsedSeconds];
         var expected = MetricsJournal.Read(Path.Combine(uninterruptedSpec.OutputDirectory, "metrics.jsonl")).Where(m => !timings.Contains(m.Name)).ToList();
         var actual = MetricsJournal.Read(Path.Combine(spec.OutputDirectory, "metrics.jsonl")).Where(m => !timings.Contains(m.Name)).ToList();
         Assert.Equal(expected.Select(m => (m.Step, m.Name)), actual.Select(m => (m.Step, m.Name)));
@@ -294,8 +295,8 @@ public sealed class FineTuneRunTests
         Assert.Equal([6], second.Evaluations.Select(e => e.Step));
         var metrics = MetricsJournal.Read(Path.Combine(spec.OutputDirectory, "metrics.jsonl")).ToList();
         Assert.Equal(metrics.Count, metrics.Select(m => (m.Step, m.Name)).Distinct().Count());
-        Assert.Equal([1, 2, 3, 4, 5, 6], metrics.Where(m => m.Name == RunMetricNames.TrainLoss).Select(m => m.Step));
-        Assert.Equal([0, 6], metrics.Where(m => m.Name == RunMetricNames.Eval("validation", ValidationId, "loss")).Select(m => m.Step));
+        Assert.Equal([1, 2, 3, 4, 5, 6], metrics.Where(m => m.Name == MetricNames.TrainLoss).Select(m => m.Step));
+        Assert.Equal([0, 6], metrics.Where(m => m.Name == MetricNames.Eval("validation", ValidationId, "loss")).Select(m => m.Step));
 
         // Run again (e.g. the worker died during export): the checkpoint at the last step means nothing to repeat but the export.
         var third = new Recorder();

@@ -9,6 +9,7 @@ using LoraService.Training.Spectral;
 using LoraService.Training.Tokenization;
 using LoraService.Training.Training;
 using static TorchSharp.torch;
+using LoraService.Contracts;
 
 namespace LoraService.Training.Pipeline;
 
@@ -118,7 +119,7 @@ public static class FineTuneRun
             // ---- train
             using var journal = MetricsJournal.Open(spec.WorkDirectory, resumeStep);
             var priorSeconds = resumeStep is { } rs
-                ? journal.Records.LastOrDefault(r => r.Step == rs && r.Name == RunMetricNames.ElapsedSeconds)?.Value ?? 0
+                ? journal.Records.LastOrDefault(r => r.Step == rs && r.Name == MetricNames.ElapsedSeconds)?.Value ?? 0
                 : 0;
             if (resumeFrom is not null)
             {
@@ -137,9 +138,9 @@ public static class FineTuneRun
                 foreach (var set in evals)
                     foreach (var (metric, value) in set.Run())
                         measurements.Add(new EvalMeasurement(set.Role, set.Id, metric, value));
-                journal.Append(step, measurements.Select(m => (RunMetricNames.Eval(m.Role, m.DatasetId, m.Metric), m.Value)));
+                journal.Append(step, measurements.Select(m => (MetricNames.Eval(m.Role, m.DatasetId, m.Metric), m.Value)));
                 observer.OnEvaluation(step, measurements);
-                return measurements.ToDictionary(m => RunMetricNames.Eval(m.Role, m.DatasetId, m.Metric), m => m.Value);
+                return measurements.ToDictionary(m => MetricNames.Eval(m.Role, m.DatasetId, m.Metric), m => m.Value);
             }
 
             void OnStep(TrainingProgress progress)
@@ -147,13 +148,13 @@ public static class FineTuneRun
                 var adjusted = progress with { Elapsed = TimeSpan.FromSeconds(priorSeconds) + progress.Elapsed };
                 journal.Append(progress.Step,
                 [
-                    (RunMetricNames.TrainLoss, progress.Loss),
-                    (RunMetricNames.LearningRate, progress.LearningRate),
-                    (RunMetricNames.GradNorm, progress.GradNorm),
-                    (RunMetricNames.TokensPerSecond, progress.TokensPerSecond),
-                    (RunMetricNames.TokensSeen, progress.TokensSeen),
-                    (RunMetricNames.Epoch, progress.Epoch),
-                    (RunMetricNames.ElapsedSeconds, adjusted.Elapsed.TotalSeconds),
+                    (MetricNames.TrainLoss, progress.Loss),
+                    (MetricNames.LearningRate, progress.LearningRate),
+                    (MetricNames.GradNorm, progress.GradNorm),
+                    (MetricNames.TokensPerSecond, progress.TokensPerSecond),
+                    (MetricNames.TokensSeen, progress.TokensSeen),
+                    (MetricNames.Epoch, progress.Epoch),
+                    (MetricNames.ElapsedSeconds, adjusted.Elapsed.TotalSeconds),
                 ]);
                 observer.OnStep(adjusted);
             }
@@ -181,7 +182,7 @@ public static class FineTuneRun
 
             var result = Trainer.Train(model, trainable, training.Examples, options, tokenizer.Special.PaddingId, device,
                 callbacks, resumeFrom, cancellationToken);
-            var tokensSeen = (long)(journal.Records.Where(r => r.Name == RunMetricNames.TokensSeen).MaxBy(r => r.Step)?.Value ?? 0);
+            var tokensSeen = (long)(journal.Records.Where(r => r.Name == MetricNames.TokensSeen).MaxBy(r => r.Step)?.Value ?? 0);
 
             if (result.Outcome == TrainingOutcome.Cancelled)
             {
@@ -241,7 +242,7 @@ public static class FineTuneRun
             if (data.Examples.Count == 0)
                 observer.OnEvent("warning", "Validation set: no example with a scored token; it is not evaluated");
             else
-                evals.Add(new PreparedEval(RunMetricNames.Validation, validation.Id, "validation", () =>
+                evals.Add(new PreparedEval(MetricNames.Validation, validation.Id, "validation", () =>
                 {
                     var metrics = LossEvaluator.Evaluate(model, data.Examples, batch, padId, device);
                     return new Dictionary<string, double> { ["loss"] = metrics["loss"], ["perplexity"] = metrics["perplexity"] };
@@ -250,7 +251,7 @@ public static class FineTuneRun
 
         foreach (var set in spec.EvalSets)
         {
-            var role = set.Role == EvalRole.Source ? RunMetricNames.Source : RunMetricNames.Target;
+            var role = set.Role == EvalRole.Source ? MetricNames.Source : MetricNames.Target;
             var format = set.Format!.Value;
             var rows = RunData.ReadRows(set.Path, format, spec.MaxEvalExamples);
             var label = $"Eval set '{set.Name}' ({role}, {format.ToWireName()})";

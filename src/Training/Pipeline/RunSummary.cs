@@ -1,9 +1,9 @@
 using LoraService.Training.Spectral;
+using LoraService.Contracts;
 
 namespace LoraService.Training.Pipeline;
 
-/// <summary>Baseline (step 0, the base model) vs final value of one metric on one set.</summary>
-/// <param name="Change">Improvement, positive = better: base − final for loss/perplexity, final − base for accuracies.</param>
+/// <summary><see cref="EvalComparison"/> with the set's name, for summary.json.</summary>
 public sealed record BaselineComparison(string Role, Guid DatasetId, string Name, string Metric, double Baseline, double Final, int FinalStep, double Change);
 
 /// <summary>Mean spectral figures of one module name (e.g. <c>self_attn.q_proj</c>) over the layers.</summary>
@@ -32,28 +32,16 @@ public sealed record RunSummary(
     public static RunSummary Build(string method, IReadOnlyList<MetricRecord> metrics, IReadOnlyDictionary<Guid, string> setNames,
         int steps, int totalSteps, long tokensSeen, IReadOnlyList<SpectralEntry> spectral)
     {
-        var evaluations = new List<BaselineComparison>();
-        foreach (var series in metrics.GroupBy(p => p.Name))
-        {
-            if (!RunMetricNames.TryParseEval(series.Key, out var role, out var dataset, out var metric)) continue;
-            var baseline = series.FirstOrDefault(p => p.Step == 0);
-            if (baseline is null) continue;
-            var final = series.MaxBy(p => p.Step)!;
-            var change = RunMetricNames.LowerIsBetter(metric) ? baseline.Value - final.Value : final.Value - baseline.Value;
-            evaluations.Add(new BaselineComparison(role, dataset, setNames.GetValueOrDefault(dataset, ""), metric,
-                baseline.Value, final.Value, final.Step, change));
-        }
-        evaluations = [.. evaluations.OrderBy(e => e.Role, StringComparer.Ordinal).ThenBy(e => e.Name, StringComparer.Ordinal)
-            .ThenBy(e => e.DatasetId).ThenBy(e => e.Metric, StringComparer.Ordinal)];
+        var sides = LearningAndForgetting.From(metrics.Select(m => new MetricValue(m.Name, m.Step, m.Value)));
+        var evaluations = sides.Evaluations
+            .Select(e => new BaselineComparison(e.Role, e.Dataset, setNames.GetValueOrDefault(e.Dataset, ""), e.Metric, e.Baseline, e.Final, e.FinalStep, e.Change))
+            .OrderBy(e => e.Role, StringComparer.Ordinal).ThenBy(e => e.Name, StringComparer.Ordinal)
+            .ThenBy(e => e.DatasetId).ThenBy(e => e.Metric, StringComparer.Ordinal).ToList();
 
-        Dictionary<string, double> MeanChange(string role, int sign) => evaluations
-            .Where(e => e.Role == role).GroupBy(e => e.Metric)
-            .ToDictionary(g => g.Key, g => sign * g.Average(e => e.Change) + 0.0); // + 0.0 turns −0 into 0
-
-        var lastLoss = metrics.Where(p => p.Name == RunMetricNames.TrainLoss).MaxBy(p => p.Step);
-        var seconds = metrics.Where(p => p.Name == RunMetricNames.ElapsedSeconds).MaxBy(p => p.Step)?.Value ?? 0;
+        var lastLoss = metrics.Where(p => p.Name == MetricNames.TrainLoss).MaxBy(p => p.Step);
+        var seconds = metrics.Where(p => p.Name == MetricNames.ElapsedSeconds).MaxBy(p => p.Step)?.Value ?? 0;
         var modules = new SpectralReport(method, spectral).Modules;
-        return new RunSummary(method, evaluations, MeanChange(RunMetricNames.Target, 1), MeanChange(RunMetricNames.Source, -1),
+        return new RunSummary(method, evaluations, sides.Learning, sides.Forgetting,
             lastLoss?.Value, steps, totalSteps, tokensSeen, seconds, seconds > 0 ? tokensSeen / seconds : 0, modules);
     }
 }

@@ -2,6 +2,7 @@ using LoraService.Domain.Jobs;
 using LoraService.Domain.Persistence;
 using LoraService.Training.Pipeline;
 using LoraService.Training.Training;
+using LoraService.Contracts;
 
 namespace LoraService.Worker.Jobs;
 
@@ -18,6 +19,8 @@ internal sealed class JobObserver(Guid jobId, MetricWriter metrics, JobHeartbeat
         metrics.Add(MetricNames.GradNorm, p.Step, p.GradNorm);
         metrics.Add(MetricNames.TokensPerSecond, p.Step, p.TokensPerSecond);
         metrics.Add(MetricNames.TokensSeen, p.Step, p.TokensSeen);
+        metrics.Add(MetricNames.Epoch, p.Step, p.Epoch);
+        metrics.Add(MetricNames.ElapsedSeconds, p.Step, p.Elapsed.TotalSeconds);
         heartbeat.Report(new JobProgress
         {
             Step = p.Step, TotalSteps = p.TotalSteps, Epoch = p.Epoch, TokensSeen = p.TokensSeen, EtaSeconds = Math.Round(p.Eta.TotalSeconds, 1),

@@ -1,10 +1,10 @@
-namespace LoraService.Training.Pipeline;
+namespace LoraService.Contracts;
 
 /// <summary>
-/// Metric names, the same as the service's <c>LoraService.Domain.Jobs.MetricNames</c>: <c>train/&lt;metric&gt;</c> per
-/// optimizer step, <c>eval/&lt;role&gt;/&lt;dataset id, 32 hex digits&gt;/&lt;metric&gt;</c> per evaluation (step 0 = base model).
+/// Metric naming: <c>train/&lt;metric&gt;</c> per optimizer step, <c>eval/&lt;role&gt;/&lt;dataset id&gt;/&lt;metric&gt;</c> at each
+/// evaluation, where role is <c>target</c> (learning), <c>source</c> (forgetting) or <c>validation</c>. Step 0 is the base model.
 /// </summary>
-public static class RunMetricNames
+public static class MetricNames
 {
     public const string TrainLoss = "train/loss";
     public const string LearningRate = "train/lr";
@@ -21,6 +21,7 @@ public static class RunMetricNames
 
     public static string Eval(string role, Guid dataset, string metric) => $"eval/{role}/{dataset:N}/{metric}";
 
+    /// <summary>Splits an eval metric name; false for anything else.</summary>
     public static bool TryParseEval(string name, out string role, out Guid dataset, out string metric)
     {
         role = metric = "";
@@ -31,6 +32,6 @@ public static class RunMetricNames
         return true;
     }
 
-    /// <summary>Loss-like metrics improve downwards; accuracies upwards.</summary>
+    /// <summary>Loss-like metrics improve downwards; accuracies improve upwards.</summary>
     public static bool LowerIsBetter(string metric) => metric is "loss" or "perplexity";
 }
