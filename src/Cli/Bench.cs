@@ -160,11 +160,13 @@ static class Bench
             {
                 optimizer.zero_grad();
                 var ids = batches[i];
-                var logits = model.forward(ids);
-                var loss = nn.functional.cross_entropy(
-                    logits[.., ..^1].reshape(-1, s.Vocab), ids[.., 1..].reshape(-1));
+                var loss = LmLoss(model, ids, s.Vocab);
+                var trace = Environment.GetEnvironmentVariable("BENCH_TRACE") == "1";
+                if (trace) Console.Error.WriteLine($"  after fwd+loss rss {ProcStatusMb("VmRSS"):F0} hwm {ProcStatusMb("VmHWM"):F0}");
                 loss.backward();
+                if (trace) Console.Error.WriteLine($"  after bwd rss {ProcStatusMb("VmRSS"):F0} hwm {ProcStatusMb("VmHWM"):F0}");
                 optimizer.step();
+                if (trace) Console.Error.WriteLine($"  after step rss {ProcStatusMb("VmRSS"):F0} hwm {ProcStatusMb("VmHWM"):F0}");
                 lossValue = loss.item<float>();
             }
             var dt = sw.Elapsed.TotalSeconds;
@@ -215,6 +217,21 @@ static class Bench
             ["loss_last"] = Math.Round(losses[^1], 4),
         };
         return result.ToJsonString();
+    }
+
+    /// <summary>
+    /// Causal-LM cross-entropy (token t predicts t+1), as torch_ref.py's <c>lm_loss</c>. The logits and their
+    /// shifted copy are released before backward: autograd keeps what it needs (log-softmax), and the dispose
+    /// scope would otherwise hold [B, T, V] twice until the step ends.
+    /// </summary>
+    static Tensor LmLoss(CausalLM model, Tensor ids, int vocab)
+    {
+        using var logits = model.forward(ids);
+        using var shifted = logits[.., ..^1];
+        using var flat = shifted.reshape(-1, vocab);
+        using var next = ids[.., 1..];
+        using var targets = next.reshape(-1);
+        return nn.functional.cross_entropy(flat, targets);
     }
 
     /// <summary>A <c>kB</c> field of <c>/proc/self/status</c> in MB (VmHWM = peak resident set).</summary>
