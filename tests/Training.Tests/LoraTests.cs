@@ -111,6 +111,43 @@ public sealed class LoraTests
     }
 
     [Fact]
+    public void Training_dropout_matches_peft_formula_in_output_and_gradients()
+    {
+        // PEFT: y = W·x + s·B(A·dropout(x)). The projection keeps a bool mask and folds 1/(1-p) into s; with the
+        // same seed it must draw the same mask as nn.functional.dropout and give the same values and gradients.
+        using var scope = NewDisposeScope();
+        manual_seed(4);
+        var p = new Projection(32, 24, hasBias: false);
+        using (no_grad())
+            p.Weight.copy_(randn_like(p.Weight));
+        var settings = new LoraSettings(8, 16, Dropout: 0.3);
+        p.AttachLora(settings);
+        using (no_grad())
+            p.LoraB!.copy_(randn_like(p.LoraB!));
+        p.train();
+        var x = randn(6, 32).requires_grad_();
+
+        manual_seed(11);
+        var y = p.call(x);
+        y.square().sum().backward();
+        var (gx, ga, gb) = (x.grad!.clone(), p.LoraA!.grad!.clone(), p.LoraB!.grad!.clone());
+        x.grad!.zero_();
+        p.LoraA!.grad!.zero_();
+        p.LoraB!.grad!.zero_();
+
+        manual_seed(11);
+        var reference = x.matmul(p.Weight.t())
+            .add(nn.functional.dropout(x, settings.Dropout, true).matmul(p.LoraA!.t()).matmul(p.LoraB!.t()).mul(settings.Scale));
+        reference.square().sum().backward();
+
+        Assert.True(y.allclose(reference, rtol: 1e-5, atol: 1e-5));
+        Assert.True(gx.allclose(x.grad!, rtol: 1e-4, atol: 1e-5));
+        Assert.True(ga.allclose(p.LoraA!.grad!, rtol: 1e-4, atol: 1e-5));
+        Assert.True(gb.allclose(p.LoraB!.grad!, rtol: 1e-4, atol: 1e-5));
+        Assert.False(y.allclose(x.matmul(p.MergedWeight().t()), rtol: 1e-3, atol: 1e-3)); // dropout did act
+    }
+
+    [Fact]
     public void Base_is_frozen_and_only_a_and_b_train()
     {
         using var model = ModelFactory.CreateRandom(ModelFactory.TinyLlama(), seed: 1);

@@ -21,7 +21,7 @@ public sealed class LlamaForCausalLM : CausalLM
 
     public override Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask = null)
     {
-        var h = model.Forward(ids, cache, attentionMask);
+        using var h = model.Forward(ids, cache, attentionMask);
         return lm_head is null ? nn.functional.linear(h, model.EmbedTokens.weight!) : lm_head.call(h);
     }
 
@@ -50,11 +50,22 @@ sealed class LlamaModel : nn.Module
     public Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask)
     {
         var past = cache?.Length ?? 0;
-        var (cos, sin) = Rope.CosSin(config.HeadDim, config.RopeTheta, past, ids.shape[1], ids.device);
         var h = embed_tokens.call(ids);
-        foreach (var layer in layers)
-            h = layer.Forward(h, cos.to_type(h.dtype), sin.to_type(h.dtype), cache, attentionMask);
-        return norm.call(h);
+        var (cos32, sin32) = Rope.CosSin(config.HeadDim, config.RopeTheta, past, ids.shape[1], ids.device);
+        using (cos32)
+        using (sin32)
+        using (var cos = cos32.to_type(h.dtype))
+        using (var sin = sin32.to_type(h.dtype))
+        {
+            foreach (var layer in layers)
+            {
+                var next = layer.Forward(h, cos, sin, cache, attentionMask);
+                h.Dispose();
+                h = next;
+            }
+        }
+        using (h)
+            return norm.call(h);
     }
 }
 
@@ -76,8 +87,10 @@ sealed class LlamaDecoderLayer : nn.Module
 
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, Tensor? attentionMask)
     {
-        x = x.add(self_attn.Forward(input_layernorm.call(x), cos, sin, cache, attentionMask));
-        return x.add(mlp.call(post_attention_layernorm.call(x)));
+        using var tmp = new Temps();
+        var attn = tmp.Add(self_attn.Forward(tmp.Add(input_layernorm.call(x)), cos, sin, cache, attentionMask));
+        var h = tmp.Add(x.add(attn));
+        return h.add(tmp.Add(mlp.call(tmp.Add(post_attention_layernorm.call(h)))));
     }
 }
 
@@ -100,16 +113,18 @@ sealed class LlamaAttention : nn.Module
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, Tensor? attentionMask)
     {
         var (b, t) = (x.shape[0], x.shape[1]);
-        var q = q_proj.call(x).view(b, t, heads, headDim).transpose(1, 2);
-        var k = k_proj.call(x).view(b, t, kvHeads, headDim).transpose(1, 2);
-        var v = v_proj.call(x).view(b, t, kvHeads, headDim).transpose(1, 2);
-        q = Rope.Apply(q, cos, sin);
-        k = Rope.Apply(k, cos, sin);
+        using var tmp = new Temps();
+        Tensor Heads(Projection p, int n) => tmp.Add(tmp.Add(tmp.Add(p.call(x)).view(b, t, n, headDim)).transpose(1, 2));
+        var q = tmp.Add(Rope.Apply(Heads(q_proj, heads), cos, sin));
+        var k = tmp.Add(Rope.Apply(Heads(k_proj, kvHeads), cos, sin));
+        var v = Heads(v_proj, kvHeads);
         if (cache is not null)
-            (k, v) = cache.Append(layer, k, v);
+            (k, v) = cache.Append(layer, k, v); // owned by the cache: not temporaries
         var rep = heads / kvHeads;
-        var y = Attention.Causal(q, Attention.RepeatKv(k, rep), Attention.RepeatKv(v, rep), attentionMask);
-        return o_proj.call(y.transpose(1, 2).reshape(b, t, heads * headDim));
+        if (rep > 1)
+            (k, v) = (tmp.Add(Attention.RepeatKv(k, rep)), tmp.Add(Attention.RepeatKv(v, rep)));
+        var y = tmp.Add(Attention.Causal(q, k, v, attentionMask));
+        return o_proj.call(tmp.Add(tmp.Add(y.transpose(1, 2)).reshape(b, t, heads * headDim)));
     }
 }
 
@@ -125,8 +140,12 @@ sealed class LlamaMlp : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) =>
-        down_proj.call(nn.functional.silu(gate_proj.call(x)).mul(up_proj.call(x)));
+    public override Tensor forward(Tensor x)
+    {
+        using var tmp = new Temps();
+        var gate = tmp.Add(nn.functional.silu(tmp.Add(gate_proj.call(x))));
+        return down_proj.call(tmp.Add(gate.mul(tmp.Add(up_proj.call(x)))));
+    }
 }
 
 /// <summary>HF LlamaRMSNorm: normalise in float32, scale by the weight in the input dtype.</summary>
@@ -144,9 +163,11 @@ sealed class RmsNorm : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        var x32 = x.to_type(ScalarType.Float32);
-        var normed = x32.mul(x32.pow(2).mean([-1], keepdim: true).add(eps).rsqrt());
-        return weight.mul(normed.to_type(x.dtype));
+        using var tmp = new Temps();
+        var x32 = tmp.Add(x.to_type(ScalarType.Float32));
+        var inv = tmp.Add(tmp.Add(tmp.Add(tmp.Add(x32.pow(2)).mean([-1], keepdim: true)).add(eps)).rsqrt());
+        var normed = tmp.Add(x32.mul(inv));
+        return weight.mul(tmp.Add(normed.to_type(x.dtype)));
     }
 }
 
@@ -155,19 +176,22 @@ static class Rope
 {
     public static (Tensor Cos, Tensor Sin) CosSin(int headDim, double theta, long start, long length, Device device)
     {
-        var invFreq = pow(theta, arange(0, headDim, 2, ScalarType.Int64, device).to_type(ScalarType.Float32).div(headDim)).reciprocal();
-        var positions = arange(start, start + length, ScalarType.Int64, device).to_type(ScalarType.Float32);
-        var freqs = outer(positions, invFreq);
-        var emb = cat([freqs, freqs], -1);
+        using var tmp = new Temps();
+        var exponents = tmp.Add(tmp.Add(tmp.Add(arange(0, headDim, 2, ScalarType.Int64, device)).to_type(ScalarType.Float32)).div(headDim));
+        var invFreq = tmp.Add(tmp.Add(pow(theta, exponents)).reciprocal());
+        var positions = tmp.Add(tmp.Add(arange(start, start + length, ScalarType.Int64, device)).to_type(ScalarType.Float32));
+        var freqs = tmp.Add(outer(positions, invFreq));
+        var emb = tmp.Add(cat([freqs, freqs], -1));
         return (emb.cos(), emb.sin());
     }
 
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
         var half = x.shape[^1] / 2;
-        var x1 = x[.., .., .., ..(int)half];
-        var x2 = x[.., .., .., (int)half..];
-        var rotated = cat([x2.neg(), x1], -1);
-        return x.mul(cos).add(rotated.mul(sin));
+        using var tmp = new Temps();
+        var x1 = tmp.Add(x[.., .., .., ..(int)half]);
+        var x2 = tmp.Add(x[.., .., .., (int)half..]);
+        var rotated = tmp.Add(cat([tmp.Add(x2.neg()), x1], -1));
+        return tmp.Add(x.mul(cos)).add(tmp.Add(rotated.mul(sin)));
     }
 }

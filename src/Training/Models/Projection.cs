@@ -42,16 +42,36 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        var y = FanInFanOut
-            ? nn.functional.linear(x, weight.t(), bias)
-            : nn.functional.linear(x, weight, bias);
         if (Lora is not { } lora)
-            return y;
-        var input = x.to_type(loraA!.weight!.dtype);
-        if (lora.Dropout > 0)
-            input = nn.functional.dropout(input, lora.Dropout, training);
-        var delta = loraB!.call(loraA.call(input)).mul(lora.Scale);
-        return y.add(delta.to_type(y.dtype));
+            return Base(x);
+        using var tmp = new Temps();
+        var y = tmp.Add(Base(x));
+        var input = tmp.Add(x.to_type(loraA!.weight!.dtype));
+        var scale = lora.Scale;
+        if (lora.Dropout > 0 && lora.Dropout < 1 && training)
+        {
+            // dropout(x) = x·m/(1-p), m ~ Bernoulli(1-p), drawn as nn.functional.dropout draws it on CPU. Autograd
+            // then keeps m as bool (1 byte an element instead of a 4-byte float mask), and 1/(1-p) joins the scale.
+            Tensor keep;
+            using (no_grad())
+            using (var noise = empty_like(input).bernoulli_(1 - lora.Dropout))
+                keep = tmp.Add(noise.to_type(ScalarType.Bool));
+            input = tmp.Add(input.mul(keep));
+            scale /= 1 - lora.Dropout;
+        }
+        else if (lora.Dropout > 0 && training)
+            input = tmp.Add(nn.functional.dropout(input, lora.Dropout, training));
+        // s·B(A·x) computed as B(s·(A·x)): the scale multiplies the r-wide tensor, not the output-wide one.
+        var delta = tmp.Add(loraB!.call(tmp.Add(tmp.Add(loraA.call(input)).mul(scale))));
+        return y.add(tmp.Add(delta.to_type(y.dtype)));
+    }
+
+    Tensor Base(Tensor x)
+    {
+        if (!FanInFanOut)
+            return nn.functional.linear(x, weight, bias);
+        using var w = weight.t();
+        return nn.functional.linear(x, w, bias);
     }
 
     /// <summary>Adds a fresh adapter: A kaiming-uniform(a=√5) as PEFT, B zeros, so the output is unchanged.</summary>
