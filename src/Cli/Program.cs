@@ -7,6 +7,14 @@ const string Usage = """
                    --intermediate N --vocab N --positions N --seed N]
           Writes a randomly initialised Hugging Face checkpoint (config, safetensors, tokenizer).
 
+      train SPEC.json [--quiet]
+          One fine-tuning run (LoRA or full) on this machine: baseline and periodic evaluation, checkpoints, and the
+          artifacts the service serves (PEFT adapter, merged or full model, metrics.jsonl, summary.json, spectral.json).
+          Rerunning the same spec resumes from its work_directory. Ctrl-C stops after the current step.
+
+      samples --out DIR [--train-rows N --eval-rows N]
+          Writes the generated quickstart datasets (source-domain sentences, target-domain arithmetic) as JSONL.
+
       bench [--configs small,medium] [--modes full,lora] [--steps N --warmup N]
             [--small-steps N --small-warmup N --medium-steps N --medium-warmup N]
             [--threads N] [--seed N] [--out results.jsonl] [--in-process]
@@ -21,12 +29,15 @@ try
         Console.WriteLine(Usage);
         return args.Length == 0 ? 2 : 0;
     }
-    var rest = new Args(args.Skip(1));
+    Args Rest() => new(args.Skip(1));
     return args[0] switch
     {
-        "create-model" => CreateModel.Run(rest),
-        "bench" => Bench.Run(rest),
-        Bench.ChildVerb => Bench.RunChild(rest),
+        "create-model" => CreateModel.Run(Rest()),
+        "train" when args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal) => Train.Run(new Args(args.Skip(2)), args[1]),
+        "train" => throw new UsageException("train needs a spec file: train SPEC.json"),
+        "samples" => Samples.Run(Rest()),
+        "bench" => Bench.Run(Rest()),
+        Bench.ChildVerb => Bench.RunChild(Rest()),
         _ => throw new UsageException($"unknown verb '{args[0]}'"),
     };
 }

@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace LoraService.Cli.Tests;
+
+public sealed class CliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("lora-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private (int Code, string Output) Cli(params string[] args)
+    {
+        var testBin = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
+        var dll = Path.GetFullPath(Path.Combine(testBin, "../../../../../src/Cli/bin",
+            Path.GetFileName(Path.GetDirectoryName(testBin)!), Path.GetFileName(testBin), "LoraService.Cli.dll"));
+        var start = new ProcessStartInfo("dotnet", [dll, .. args]) { WorkingDirectory = _dir, RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result + stderr.Result);
+    }
+
+    [Fact]
+    public void Train_runs_a_spec_writes_the_service_artifacts_and_a_rerun_resumes_instead_of_repeating()
+    {
+        Assert.Equal(0, Cli("create-model", "--arch", "gpt2", "--out", "model", "--hidden", "32", "--heads", "4", "--positions", "64").Code);
+        Assert.Equal(0, Cli("samples", "--out", "samples", "--train-rows", "60", "--eval-rows", "6").Code);
+        File.WriteAllText(Path.Combine(_dir, "spec.json"), """
+            {
+              "model_directory": "model", "method": "lora", "lora": { "rank": 2 },
+              "hyperparameters": { "learning_rate": 0.01, "max_steps": 4, "batch_size": 4, "micro_batch_size": 2, "max_sequence_length": 32 },
+              "training_dataset": { "id": "00000000-0000-0000-0000-000000000001", "path": "samples/source-text.jsonl" },
+              "eval_sets": [ { "id": "00000000-0000-0000-0000-000000000002", "name": "mc", "role": "source", "path": "samples/source-mc.jsonl" } ],
+              "eval_every": 2, "max_eval_examples": 6, "checkpoint_every": 2,
+              "work_directory": "work", "output_directory": "out"
+            }
+            """);
+
+        var (code, output) = Cli("train", "spec.json");
+        Assert.True(code == 0, output);
+        Assert.Contains("completed: 4/4 steps", output);
+        Assert.Contains("eval step     0", output);
+        foreach (var file in new[] { "adapter/adapter_model.safetensors", "adapter/adapter_config.json", "merged/model.safetensors", "summary.json", "spectral.json", "metrics.jsonl" })
+            Assert.True(File.Exists(Path.Combine(_dir, "out", file)), file);
+        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "out/adapter/adapter_config.json")));
+        Assert.Equal(["c_attn", "c_fc", "c_proj"], config.RootElement.GetProperty("target_modules").EnumerateArray().Select(t => t.GetString()).Order());
+
+        var (again, rerun) = Cli("train", "spec.json");
+        Assert.Equal(0, again);
+        Assert.DoesNotContain("step     1/4", rerun);
+    }
+
+    [Fact]
+    public void A_bad_spec_or_verb_is_a_usage_error_that_says_what_is_wrong()
+    {
+        File.WriteAllText(Path.Combine(_dir, "bad.json"), """{ "model_directory": "", "training_dataset": { "id": "00000000-0000-0000-0000-000000000001", "path": "" }, "work_directory": "w", "output_directory": "o" }""");
+        var (code, output) = Cli("train", "bad.json");
+        Assert.Equal(2, code);
+        Assert.Contains("model_directory is required", output);
+        Assert.Equal(2, Cli("fly").Code);
+        Assert.Equal(2, Cli("train").Code);
+    }
+}
