@@ -92,8 +92,15 @@ cmd_up() {
 
   log "building"
   dotnet build LoraService.sln -c Release -v q -nologo >/dev/null
-  ASPNETCORE_URLS=$api_url dotnet src/Api/bin/Release/net10.0/LoraService.Api.dll & pids+=($!)
-  ASPNETCORE_URLS=$worker_url Worker__Device=${Worker__Device:-cpu} dotnet src/Worker/bin/Release/net10.0/LoraService.Worker.dll & pids+=($!)
+  local cli="dotnet src/Cli/bin/Release/net10.0/LoraService.Cli.dll"
+  # Quickstart material: generated sample datasets and a tiny random base model (no weights are downloaded).
+  [ -d "$data_dir/samples" ] || $cli samples --out "$data_dir/samples" >/dev/null
+  [ -d "$Lora__ModelsPath/tiny-llama" ] || $cli create-model --arch llama --out "$Lora__ModelsPath/tiny-llama" --hidden 64 --layers 2 --heads 4 --positions 256 >/dev/null
+  # Each host runs from its output folder, so it finds its appsettings.json and static files.
+  (cd src/Api/bin/Release/net10.0 && ASPNETCORE_URLS=$api_url exec dotnet LoraService.Api.dll) & pids+=($!)
+  # Transparent huge pages for glibc malloc: CPU training spends most of its time faulting freed memory back in otherwise.
+  ASPNETCORE_URLS=$worker_url Worker__Device=${Worker__Device:-cpu} GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1} \
+    bash -c 'cd src/Worker/bin/Release/net10.0 && exec dotnet LoraService.Worker.dll' & pids+=($!)
 
   for _ in $(seq 1 120); do
     curl -fs "$api_url/health/ready" >/dev/null 2>&1 && break
@@ -102,7 +109,9 @@ cmd_up() {
   curl -fs "$api_url/health/ready" >/dev/null || { log "the API did not become ready"; exit 1; }
   log "API        $api_url   (Swagger UI: $api_url/swagger, queue dashboard: $api_url/hangfire)"
   log "worker     $worker_url/health/ready"
+  log "dashboard  $api_url/dashboard/"
   log "admin key  $Auth__AdminKey   (stored in $data_dir/admin-key)"
+  log "samples    $data_dir/samples/*.jsonl; base model tiny-llama in $Lora__ModelsPath"
   log "Ctrl-C stops everything"
   wait -n "${pids[@]}"
 }
