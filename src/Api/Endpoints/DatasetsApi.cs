@@ -99,24 +99,15 @@ internal static class DatasetsApi
             DatasetResponse.From(dataset, validation.Preview.Select(p => System.Text.Json.JsonDocument.Parse(p).RootElement).ToList()));
     }
 
-    private static async Task<Results<Ok<Jobs.Page<DatasetResponse>>, ValidationProblem>> List(
+    private static async Task<Results<Ok<Page<DatasetResponse>>, ValidationProblem>> List(
         ClaimsPrincipal user, LoraDbContext db, Guid? after, int? limit, CancellationToken ct)
     {
-        var take = limit ?? 20;
-        if (take is < 1 or > 100)
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = ["limit must be between 1 and 100."] });
-        var tenantId = user.TenantId();
-        var query = db.Datasets.AsNoTracking().Where(d => d.TenantId == tenantId);
-        if (after is { } cursor)
-        {
-            var at = await db.Datasets.Where(d => d.Id == cursor && d.TenantId == tenantId).Select(d => (DateTimeOffset?)d.CreatedAt).SingleOrDefaultAsync(ct);
-            if (at is null)
-                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["after"] = ["after must be the id of one of your datasets (next_after of the previous page)."] });
-            query = query.Where(d => d.CreatedAt < at || (d.CreatedAt == at && d.Id.CompareTo(cursor) < 0));
-        }
-        var rows = await query.OrderByDescending(d => d.CreatedAt).ThenByDescending(d => d.Id).Take(take + 1).ToListAsync(ct);
-        var page = rows.Take(take).Select(d => DatasetResponse.From(d)).ToList();
-        return TypedResults.Ok(new Jobs.Page<DatasetResponse>(page, rows.Count > take, rows.Count > take ? page[^1].Id : null));
+        if (CursorPage.CheckLimit(limit) is { } error)
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = [error] });
+        var page = await CursorPage.ReadAsync(db.Datasets, user.TenantId(), after, limit, d => DatasetResponse.From(d), ct);
+        return page is null
+            ? TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["after"] = ["after must be the id of one of your datasets (next_after of the previous page)."] })
+            : TypedResults.Ok(page);
     }
 
     private static async Task<Results<Ok<DatasetResponse>, NotFound>> Get(

@@ -78,29 +78,19 @@ internal static class JobsApi
     private static async Task<Results<Ok<Page<JobResponse>>, ValidationProblem>> ListJobs(
         ClaimsPrincipal user, LoraDbContext db, string? status, Guid? after, int? limit, CancellationToken ct)
     {
-        var take = limit ?? 20;
-        if (take is < 1 or > 100)
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = ["limit must be between 1 and 100."] });
-        JobStatus? wanted = null;
+        if (CursorPage.CheckLimit(limit) is { } error)
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = [error] });
+        Func<IQueryable<FineTuneJob>, IQueryable<FineTuneJob>>? filter = null;
         if (status is not null)
         {
-            if (!Enum.TryParse<JobStatus>(status, ignoreCase: true, out var parsed) || int.TryParse(status, out _))
+            if (!Enum.TryParse<JobStatus>(status, ignoreCase: true, out var wanted) || int.TryParse(status, out _))
                 return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["status"] = [$"status must be one of {string.Join(", ", Enum.GetNames<JobStatus>().Select(n => n.ToLowerInvariant()))}."] });
-            wanted = parsed;
+            filter = jobs => jobs.Where(j => j.Status == wanted);
         }
-        var tenantId = user.TenantId();
-        var query = db.Jobs.AsNoTracking().Where(j => j.TenantId == tenantId);
-        if (wanted is { } s) query = query.Where(j => j.Status == s);
-        if (after is { } cursor)
-        {
-            var at = await db.Jobs.Where(j => j.Id == cursor && j.TenantId == tenantId).Select(j => (DateTimeOffset?)j.CreatedAt).SingleOrDefaultAsync(ct);
-            if (at is null)
-                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["after"] = ["after must be the id of one of your jobs (next_after of the previous page)."] });
-            query = query.Where(j => j.CreatedAt < at || (j.CreatedAt == at && j.Id.CompareTo(cursor) < 0));
-        }
-        var rows = await query.OrderByDescending(j => j.CreatedAt).ThenByDescending(j => j.Id).Take(take + 1).ToListAsync(ct);
-        var page = rows.Take(take).Select(j => JobResponse.From(j)).ToList();
-        return TypedResults.Ok(new Page<JobResponse>(page, rows.Count > take, rows.Count > take ? page[^1].Id : null));
+        var page = await CursorPage.ReadAsync(db.Jobs, user.TenantId(), after, limit, j => JobResponse.From(j), ct, filter);
+        return page is null
+            ? TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["after"] = ["after must be the id of one of your jobs (next_after of the previous page)."] })
+            : TypedResults.Ok(page);
     }
 
     private static async Task<Results<Ok<JobResponse>, NotFound>> GetJob(Guid id, ClaimsPrincipal user, LoraDbContext db, CancellationToken ct)

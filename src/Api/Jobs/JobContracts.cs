@@ -52,6 +52,3 @@ public sealed record JobResponse(
         job.ErrorCode is null ? null : new JobErrorResponse(job.ErrorCode, job.ErrorMessage ?? ""),
         job.Tags, job.WorkerId, job.Attempt, job.CreatedAt, job.StartedAt, job.FinishedAt);
 }
-
-/// <summary>A page of a list, newest first. Pass <c>next_after</c> as <c>after</c> for the next page.</summary>
-public sealed record Page<T>(IReadOnlyList<T> Data, bool HasMore, Guid? NextAfter);

@@ -1,7 +1,7 @@
 namespace LoraService.Domain.Datasets;
 
 /// <summary>A validated JSONL file in the artifact store. Rows exist only for fully validated uploads.</summary>
-public sealed class Dataset
+public sealed class Dataset : ITenantOwned
 {
     public Guid Id { get; init; } = Guid.CreateVersion7();
     public Guid TenantId { get; init; }

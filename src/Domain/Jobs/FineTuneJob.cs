@@ -1,7 +1,7 @@
 namespace LoraService.Domain.Jobs;
 
 /// <summary>One training run. <see cref="Version"/> maps to PostgreSQL's xmin for optimistic concurrency.</summary>
-public sealed class FineTuneJob
+public sealed class FineTuneJob : ITenantOwned
 {
     public Guid Id { get; init; } = Guid.CreateVersion7();
     public Guid TenantId { get; init; }
