@@ -15,6 +15,9 @@ public sealed record WorkerOptions
     /// <summary>A running job whose heartbeat is older than this belongs to a dead worker and may be taken over.</summary>
     public double StaleAfterSeconds { get; init; } = 60;
 
+    /// <summary>Attempts after which a job whose workers keep dying fails instead of being resumed again.</summary>
+    public int MaxAttempts { get; init; } = 3;
+
     public TimeSpan HeartbeatInterval => TimeSpan.FromSeconds(HeartbeatSeconds);
     public TimeSpan StaleAfter => TimeSpan.FromSeconds(StaleAfterSeconds);
 }

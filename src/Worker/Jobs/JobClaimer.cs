@@ -36,6 +36,14 @@ internal sealed class JobClaimer(LoraDbContext db, WorkerIdentity me, WorkerOpti
 
         var resumed = job.Status == JobStatus.Running;
         var previous = job.WorkerId;
+        if (resumed && job.Attempt >= options.MaxAttempts)
+        {
+            // A job that keeps killing its worker (native crash, out of memory) must not take every worker down in turn.
+            job.Fail("worker_lost", $"The job's worker died {job.Attempt} times (last: {previous}); it is not resumed again. Check the worker logs; a smaller micro_batch_size or max_sequence_length may help.", now);
+            db.JobEvents.Add(JobEvent.Create(job.Id, $"Giving up after {job.Attempt} attempts", level: "error"));
+            await SaveOrLoseAsync(ct);
+            return null;
+        }
         job.MoveTo(JobStatus.Running, now);
         job.WorkerId = me.Name;
         job.Attempt++;
