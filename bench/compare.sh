@@ -110,31 +110,6 @@ for ((round = FIRST_ROUND; round < FIRST_ROUND + ROUNDS; round++)); do
 done
 
 # --- ratio table (medians over rounds) ---------------------------------------------------------
-"$PY" - "$py_jsonl" "$net_jsonl" <<'EOF'
-import json, statistics, sys
-def load(path):
-    runs = {}
-    for line in open(path):
-        r = json.loads(line)
-        runs.setdefault((r["config"], r["mode"]), []).append(r)
-    return runs
-py, net = load(sys.argv[1]), load(sys.argv[2])
-med = lambda rs, k: statistics.median(r[k] for r in rs)
-print()
-print("| config | mode | PyTorch tok/s | .NET tok/s | .NET/PyTorch tok/s | PyTorch peak MB | .NET peak MB | .NET/PyTorch peak | rounds |")
-print("|---|---|---|---|---|---|---|---|---|")
-for key in sorted(py, key=lambda k: (k[0] != "small", k[1])):
-    if key not in net:
-        continue
-    p, n = py[key], net[key]
-    pt, nt = med(p, "tokens_per_s"), med(n, "tokens_per_s")
-    pm, nm = med(p, "peak_rss_mb"), med(n, "peak_rss_mb")
-    per_round = " ".join(f"{a['tokens_per_s']:.0f}/{b['tokens_per_s']:.0f}" for a, b in zip(p, n))
-    print(f"| {key[0]} | {key[1]} | {pt:.0f} | {nt:.0f} | **{nt / pt:.2f}** | {pm:.0f} | {nm:.0f} | {nm / pm:.2f} | {per_round} |")
-for name, runs in ((".NET", net), ("PyTorch", py)):
-    for c in sorted({k[0] for k in runs}):
-        if (c, "full") in runs and (c, "lora") in runs:
-            f, l = med(runs[(c, "full")], "peak_rss_mb"), med(runs[(c, "lora")], "peak_rss_mb")
-            print(f"{name} {c}: LoRA peak {l:.0f} MB vs full {f:.0f} MB ({'below' if l < f else 'NOT below'} full FT)")
-EOF
+echo
+"$PY" "$repo/bench/table.py" "$py_jsonl" "$net_jsonl"
 echo "raw: $py_jsonl $net_jsonl" >&2
