@@ -7,6 +7,7 @@
 #   MALLOC=hugetlb|default   glibc malloc for BOTH sides (default: hugetlb = GLIBC_TUNABLES=glibc.malloc.hugetlb=1;
 #                            "default" leaves GLIBC_TUNABLES unset). See docs/benchmarks.md for why it matters.
 #   ROUNDS=N                 rounds over the 4 pairs (default 2); odd rounds run PyTorch first, even rounds .NET first
+#   FIRST_ROUND=N            number of the first round (default 1), to continue an earlier run in another OUT_DIR
 #   CONFIGS=small,medium     MODES=full,lora     THREADS=2
 #   SMALL_WARMUP=3 SMALL_STEPS=10 MEDIUM_WARMUP=2 MEDIUM_STEPS=4   (torch_ref.py's defaults)
 #   OUT_DIR=DIR              where the JSONL files go (default: a fresh temp folder)
@@ -19,6 +20,7 @@ cd "$repo"
 
 MALLOC=${MALLOC:-hugetlb}
 ROUNDS=${ROUNDS:-2}
+FIRST_ROUND=${FIRST_ROUND:-1}
 CONFIGS=${CONFIGS:-small,medium}
 MODES=${MODES:-full,lora}
 THREADS=${THREADS:-2}
@@ -75,20 +77,29 @@ echo "results: $OUT_DIR  (MALLOC=$MALLOC GLIBC_TUNABLES=${GLIBC_TUNABLES:-<unset
 
 steps=(--small-warmup "$SMALL_WARMUP" --small-steps "$SMALL_STEPS" --medium-warmup "$MEDIUM_WARMUP" --medium-steps "$MEDIUM_STEPS")
 
+tag() {  # adds the round and the CPU pressure seen by the run (other jobs on the machine) to each JSON line
+  "$PY" -c '
+import json, sys
+cpu = open("/proc/pressure/cpu").readline().split()  # some avg10=.. avg60=.. avg300=.. total=..
+extra = {"round": int(sys.argv[1]), "cpu_pressure_avg60": float(cpu[2].split("=")[1]),
+         "loadavg_1m": float(open("/proc/loadavg").read().split()[0])}
+for line in sys.stdin:
+    print(json.dumps({**json.loads(line), **extra}))' "$1"
+}
 run_py() {  # config mode round
   "$PY" "$TORCH_REF" --configs "$1" --modes "$2" --threads "$THREADS" --malloc "$MALLOC" --no-peak "${steps[@]}" \
-    | grep '"impl"' | "$PY" -c 'import json,sys; [print(json.dumps({**json.loads(l), "round": int(sys.argv[1])})) for l in sys.stdin]' "$3" \
+    | grep '"impl"' | tag "$3" \
     >>"$py_jsonl"
 }
 run_net() {
   "$cli" bench --configs "$1" --modes "$2" --threads "$THREADS" "${steps[@]}" \
-    | "$PY" -c 'import json,sys; [print(json.dumps({**json.loads(l), "round": int(sys.argv[1])})) for l in sys.stdin]' "$3" \
+    | tag "$3" \
     >>"$net_jsonl"
 }
 
 IFS=, read -ra cfgs <<<"$CONFIGS"
 IFS=, read -ra mds <<<"$MODES"
-for ((round = 1; round <= ROUNDS; round++)); do
+for ((round = FIRST_ROUND; round < FIRST_ROUND + ROUNDS; round++)); do
   for c in "${cfgs[@]}"; do
     for m in "${mds[@]}"; do
       if ((round % 2)); then run_py "$c" "$m" "$round"; run_net "$c" "$m" "$round"
@@ -99,31 +110,6 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 # --- ratio table (medians over rounds) ---------------------------------------------------------
-"$PY" - "$py_jsonl" "$net_jsonl" <<'EOF'
-import json, statistics, sys
-def load(path):
-    runs = {}
-    for line in open(path):
-        r = json.loads(line)
-        runs.setdefault((r["config"], r["mode"]), []).append(r)
-    return runs
-py, net = load(sys.argv[1]), load(sys.argv[2])
-med = lambda rs, k: statistics.median(r[k] for r in rs)
-print()
-print("| config | mode | PyTorch tok/s | .NET tok/s | .NET/PyTorch tok/s | PyTorch peak MB | .NET peak MB | .NET/PyTorch peak | rounds |")
-print("|---|---|---|---|---|---|---|---|---|")
-for key in sorted(py, key=lambda k: (k[0] != "small", k[1])):
-    if key not in net:
-        continue
-    p, n = py[key], net[key]
-    pt, nt = med(p, "tokens_per_s"), med(n, "tokens_per_s")
-    pm, nm = med(p, "peak_rss_mb"), med(n, "peak_rss_mb")
-    per_round = " ".join(f"{a['tokens_per_s']:.0f}/{b['tokens_per_s']:.0f}" for a, b in zip(p, n))
-    print(f"| {key[0]} | {key[1]} | {pt:.0f} | {nt:.0f} | **{nt / pt:.2f}** | {pm:.0f} | {nm:.0f} | {nm / pm:.2f} | {per_round} |")
-for name, runs in ((".NET", net), ("PyTorch", py)):
-    for c in sorted({k[0] for k in runs}):
-        if (c, "full") in runs and (c, "lora") in runs:
-            f, l = med(runs[(c, "full")], "peak_rss_mb"), med(runs[(c, "lora")], "peak_rss_mb")
-            print(f"{name} {c}: LoRA peak {l:.0f} MB vs full {f:.0f} MB ({'below' if l < f else 'NOT below'} full FT)")
-EOF
+echo
+"$PY" "$repo/bench/table.py" "$py_jsonl" "$net_jsonl"
 echo "raw: $py_jsonl $net_jsonl" >&2
