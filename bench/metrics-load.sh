@@ -2,6 +2,7 @@
 # Load benchmark: 64 connections polling GET /api/v1/jobs/{id}/metrics?after=<recent step> on a job with 10,000
 # metric points, against the API alone (Release build, embedded PostgreSQL on loopback). Prints wrk's figures as JSON.
 # Usage: bench/metrics-load.sh [seconds=20] [connections=64]
+# METRICS_CACHE_MS=0 turns off the API's shared 0.5 s answer, so every poll is a database query.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
@@ -20,7 +21,7 @@ key="lsk_be0c4a11_$(head -c18 /dev/urandom | base64 | tr '+/' '--')"
 dotnet build src/Api -c Release -nologo -v q >/dev/null
 ConnectionStrings__Postgres="Host=127.0.0.1;Port=$pg_port;Username=$pg_user;Database=lora;Maximum Pool Size=100" \
 Auth__AdminKey="$key" Lora__ArtifactsPath="$pg_dir/artifacts" Lora__ModelsPath="$pg_dir/models" \
-Serilog__MinimumLevel__Default=Warning ASPNETCORE_URLS="http://127.0.0.1:$api_port" \
+Serilog__MinimumLevel__Default=Warning Metrics__CacheMilliseconds=${METRICS_CACHE_MS:-500} ASPNETCORE_URLS="http://127.0.0.1:$api_port" \
   dotnet src/Api/bin/Release/net10.0/LoraService.Api.dll >"$pg_dir/api.log" 2>&1 &
 api_pid=$!
 for _ in $(seq 1 60); do curl -fs "http://127.0.0.1:$api_port/health/ready" >/dev/null 2>&1 && break; sleep 1; done
@@ -34,7 +35,7 @@ INSERT INTO metric_points (job_id, name, step, value, recorded_at)
 SELECT '$job', n, s, random(), now()
 FROM generate_series(1, 2000) s, unnest(ARRAY['train/loss','train/lr','train/grad_norm','train/tokens_per_s','train/tokens_seen']) n;
 SQL
-echo "{\"points\": $(as_pg "$(pg_tool psql)" -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d lora -tAc "SELECT count(*) FROM metric_points"), \"connections\": $connections, \"seconds\": $seconds, \"threads\": 2}"
+echo "{\"cache_ms\": ${METRICS_CACHE_MS:-500}, \"points\": $(as_pg "$(pg_tool psql)" -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d lora -tAc "SELECT count(*) FROM metric_points"), \"connections\": $connections, \"seconds\": $seconds, \"threads\": 2}"
 # Warm up (JIT, connection pool, caches), then measure.
 JOB_ID=$job API_KEY=$key AFTER=1990 wrk -t2 -c"$connections" -d5s -s bench/metrics-poll.lua "http://127.0.0.1:$api_port" >/dev/null
 JOB_ID=$job API_KEY=$key AFTER=1990 wrk -t2 -c"$connections" -d"${seconds}s" --latency -s bench/metrics-poll.lua "http://127.0.0.1:$api_port" | tail -1

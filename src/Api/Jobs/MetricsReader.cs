@@ -7,16 +7,17 @@ namespace LoraService.Api.Jobs;
 
 /// <summary>
 /// The dashboard's hot path: metric points after a step, as columns per metric. Plain SQL on the (job, step) index, and
-/// identical polls within <see cref="CacheFor"/> share one answer, so many watchers of one job cost one query.
+/// identical polls within Metrics:CacheMilliseconds share one answer, so many watchers of one job cost one query.
 /// </summary>
-internal sealed class MetricsReader(NpgsqlDataSource dataSource, IMemoryCache cache)
+internal sealed class MetricsReader(NpgsqlDataSource dataSource, IMemoryCache cache, IConfiguration configuration)
 {
-    public static readonly TimeSpan CacheFor = TimeSpan.FromMilliseconds(500);
+    /// <summary>Metrics:CacheMilliseconds (default 500; 0 turns the shared answer off).</summary>
+    private readonly TimeSpan CacheFor = TimeSpan.FromMilliseconds(configuration.GetValue("Metrics:CacheMilliseconds", 500.0));
 
     public async Task<JobDetailsApi.MetricsResponse> ReadAsync(Guid jobId, int? after, string[]? names, CancellationToken ct)
     {
         var key = $"metrics:{jobId}:{after}:{(names is null ? "*" : string.Join(',', names))}";
-        if (cache.TryGetValue(key, out JobDetailsApi.MetricsResponse? cached)) return cached!;
+        if (CacheFor > TimeSpan.Zero && cache.TryGetValue(key, out JobDetailsApi.MetricsResponse? cached)) return cached!;
 
         await using var command = dataSource.CreateCommand(names is null
             ? "SELECT name, step, value FROM metric_points WHERE job_id = $1 AND step > $2 ORDER BY step, name"
@@ -41,7 +42,7 @@ internal sealed class MetricsReader(NpgsqlDataSource dataSource, IMemoryCache ca
         }
         var response = new JobDetailsApi.MetricsResponse(jobId, after, last,
             steps.ToDictionary(s => s.Key, s => new JobDetailsApi.MetricSeries(s.Value.Steps, s.Value.Values)));
-        cache.Set(key, response, CacheFor);
+        if (CacheFor > TimeSpan.Zero) cache.Set(key, response, CacheFor);
         return response;
     }
 }
