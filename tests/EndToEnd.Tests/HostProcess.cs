@@ -53,6 +53,14 @@ public sealed class HostProcess : IAsyncDisposable
         throw new TimeoutException($"{project} did not become ready:\n{host.Output}");
     }
 
+    /// <summary>SIGTERM, as a deployment rollout sends it; waits for the process to exit.</summary>
+    public async Task StopAsync(TimeSpan timeout)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) kill.WaitForExit();
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+    }
+
     /// <summary>SIGKILL: no shutdown hooks, no final writes — a crash.</summary>
     public void Kill()
     {

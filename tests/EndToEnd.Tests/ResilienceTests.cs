@@ -71,6 +71,29 @@ public sealed class ResilienceTests(Service service) : IClassFixture<Service>
     }
 
     [Fact]
+    public async Task A_worker_stopped_gracefully_hands_its_job_back_and_the_next_worker_finishes_it()
+    {
+        var leaving = await service.StartWorkerAsync("leaving-worker");
+        var (train, valid, target, source) = await PrepareAsync("rollout-model");
+        var id = await service.CreateJobAsync(JobSpecs.Lora("rollout-model", train, valid, target, source, steps: 80, checkpointEvery: 1000));
+        await service.WaitForJobAsync(id, j => Step(j) >= 3, TimeSpan.FromMinutes(3), "three steps before the rollout");
+
+        await leaving.StopAsync(TimeSpan.FromSeconds(30));
+        var handedBack = await service.GetJobAsync(id);
+        Assert.Equal("queued", handedBack.GetProperty("status").GetString());
+
+        await using var next = await service.StartWorkerAsync("next-worker");
+        var done = await service.WaitForJobAsync(id, j => j.GetProperty("status").GetString() == "succeeded", TimeSpan.FromMinutes(4), "the handed-back job");
+        Assert.Equal(2, done.GetProperty("attempt").GetInt32());
+
+        await using var db = service.Database.CreateContext();
+        Assert.Equal(Enumerable.Range(1, 80), await db.MetricPoints.Where(m => m.JobId == id && m.Name == MetricNames.TrainLoss).OrderBy(m => m.Step).Select(m => m.Step).ToListAsync());
+        var messages = await db.JobEvents.Where(e => e.JobId == id).Select(e => e.Message).ToListAsync();
+        Assert.Contains(messages, m => m.Contains("will resume from its last checkpoint"));
+        Assert.Contains(messages, m => m.Contains("Resuming", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
     public async Task Two_workers_never_run_the_same_job_twice()
     {
         await using var first = await service.StartWorkerAsync("worker-a");
