@@ -59,6 +59,7 @@ internal static class Extensions
             {
                 [new OpenApiSecuritySchemeReference("bearer", document)] = [],
             });
+            options.SchemaFilter<SwaggerExamples>();
             var xml = Path.Combine(AppContext.BaseDirectory, "LoraService.Api.xml");
             if (File.Exists(xml)) options.IncludeXmlComments(xml);
         });

@@ -26,6 +26,8 @@ public sealed class HostTests(ApiFactory factory) : IClassFixture<ApiFactory>
         var document = await client.GetStringAsync("/swagger/v1/swagger.json");
         Assert.Contains("\"/api/v1/me\"", document);
         Assert.Contains("\"bearer\"", document);
+        Assert.Contains("\"example\"", document);
+        Assert.Contains("tiny-llama", document);
     }
 
     [Fact]

@@ -39,7 +39,11 @@ public sealed class FineTuningTests(Service service) : IClassFixture<Service>, I
         var losses = validationLoss.GetProperty("values").EnumerateArray().Select(v => v.GetDouble()).ToArray();
         Assert.True(losses[^1] < losses[0], $"validation loss did not fall: {string.Join(", ", losses)}");
 
-        var summary = (await service.Client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}/summary")).GetProperty("summary");
+        var summaryResponse = await service.Client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}/summary");
+        var spectral = summaryResponse.GetProperty("spectral").EnumerateArray().ToList();
+        Assert.Equal(7, spectral.Count);
+        Assert.All(spectral, m => Assert.InRange(m.GetProperty("mean_rank90").GetDouble(), 1, 4));
+        var summary = summaryResponse.GetProperty("summary");
         Assert.True(summary.GetProperty("forgetting").TryGetProperty("acc_norm", out _));
         Assert.True(summary.GetProperty("learning").TryGetProperty("exact_match", out _));
         Assert.Equal(12, summary.GetProperty("steps").GetInt32());

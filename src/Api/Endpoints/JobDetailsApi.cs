@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using LoraService.Api.Auth;
 using LoraService.Api.Jobs;
+using LoraService.Domain.Artifacts;
 using LoraService.Domain.Jobs;
 using LoraService.Domain.Persistence;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -67,7 +68,7 @@ internal static class JobDetailsApi
     }
 
     private static async Task<Results<Ok<JobSummaryResponse>, NotFound>> GetSummary(
-        Guid id, ClaimsPrincipal user, LoraDbContext db, CancellationToken ct)
+        Guid id, ClaimsPrincipal user, LoraDbContext db, IArtifactStore store, CancellationToken ct)
     {
         var job = await db.Jobs.AsNoTracking().SingleOrDefaultAsync(j => j.Id == id && j.TenantId == user.TenantId(), ct);
         if (job is null) return TypedResults.NotFound();
@@ -75,12 +76,30 @@ internal static class JobDetailsApi
         var summary = JobSummary.FromMetrics(points);
         var datasetIds = summary.Evaluations.Select(e => e.Dataset).Distinct().ToList();
         var datasetNames = await db.Datasets.AsNoTracking().Where(d => datasetIds.Contains(d.Id)).ToDictionaryAsync(d => d.Id, d => d.Name, ct);
-        var spectral = await db.Artifacts.AsNoTracking().Where(a => a.JobId == id && a.Kind == "spectral").Select(a => a.Id).FirstOrDefaultAsync(ct);
+        var files = await db.Artifacts.AsNoTracking().Where(a => a.JobId == id && (a.Kind == "spectral" || a.Kind == "summary")).ToListAsync(ct);
+        var spectralFile = files.FirstOrDefault(a => a.Kind == "spectral");
         return TypedResults.Ok(new JobSummaryResponse(job.Id, job.Status, summary, datasetNames,
-            spectral == Guid.Empty ? null : $"/api/v1/artifacts/{spectral}/content"));
+            await ReadSpectralSummaryAsync(store, files.FirstOrDefault(a => a.Kind == "summary"), ct),
+            spectralFile is null ? null : $"/api/v1/artifacts/{spectralFile.Id}/content"));
     }
 
-    public sealed record JobSummaryResponse(Guid JobId, JobStatus Status, JobSummary Summary, IReadOnlyDictionary<Guid, string> DatasetNames, string? SpectralReportUrl);
+    /// <summary>Mean rank90 and ΔW norm per module name, from the run's summary.json (present once the job succeeded).</summary>
+    private static async Task<System.Text.Json.JsonElement?> ReadSpectralSummaryAsync(IArtifactStore store, Domain.Artifacts.Artifact? summaryFile, CancellationToken ct)
+    {
+        if (summaryFile is null || !store.Exists(summaryFile.StorageKey)) return null;
+        await using var stream = store.OpenRead(summaryFile.StorageKey);
+        using var document = await System.Text.Json.JsonDocument.ParseAsync(stream, cancellationToken: ct);
+        return document.RootElement.TryGetProperty("spectral", out var spectral) ? spectral.Clone() : null;
+    }
+
+    /// <param name="JobId">The job.</param>
+    /// <param name="Status">Its status; the summary grows as evaluations arrive.</param>
+    /// <param name="Summary">Baseline (step 0) vs latest value per eval set and metric; learning (target sets) and forgetting (source sets).</param>
+    /// <param name="DatasetNames">Names of the eval sets by id.</param>
+    /// <param name="Spectral">Per module name: layers, mean rank90 (smallest k whose top-k singular values hold 90% of ‖ΔW‖²) and mean ‖ΔW‖; null until the job succeeded.</param>
+    /// <param name="SpectralReportUrl">Download of spectral.json with every module and layer.</param>
+    public sealed record JobSummaryResponse(Guid JobId, JobStatus Status, JobSummary Summary, IReadOnlyDictionary<Guid, string> DatasetNames,
+        System.Text.Json.JsonElement? Spectral, string? SpectralReportUrl);
 
     private static async Task<Results<Ok<IReadOnlyList<ArtifactResponse>>, NotFound>> GetArtifacts(
         Guid id, ClaimsPrincipal user, LoraDbContext db, IMemoryCache cache, CancellationToken ct)
