@@ -110,41 +110,121 @@ public sealed class LoraTests
         Assert.False(a.allclose(b, rtol: 1e-3, atol: 1e-3));
     }
 
-    [Fact]
-    public void Training_dropout_matches_peft_formula_in_output_and_gradients()
+    /// <summary>Equal up to float rounding relative to the tensor's scale (sums of hundreds of products).</summary>
+    static void AssertClose(Tensor expected, Tensor actual)
+    {
+        Assert.Equal(expected.shape, actual.shape);
+        var scale = expected.abs().max().item<float>();
+        var diff = expected.sub(actual).abs().max().item<float>();
+        Assert.True(diff <= 1e-5 * scale + 1e-6, $"max |diff| {diff} at scale {scale}");
+    }
+
+    [Theory]
+    [InlineData(new long[] { 6 }, false, false, true)]
+    [InlineData(new long[] { 3, 400 }, false, false, true)]  // 1200 rows: the masked down-projection goes in row blocks
+    [InlineData(new long[] { 2, 300 }, true, true, true)]    // bias and Conv1D layout
+    [InlineData(new long[] { 2, 300 }, false, false, false)] // input without grad (the first layer under LoRA)
+    public void Training_dropout_matches_peft_formula_in_output_and_gradients(long[] lead, bool bias, bool conv1d,
+        bool inputGrad)
     {
         // PEFT: y = W·x + s·B(A·dropout(x)). The projection keeps a bool mask and folds 1/(1-p) into s; with the
         // same seed it must draw the same mask as nn.functional.dropout and give the same values and gradients.
         using var scope = NewDisposeScope();
         manual_seed(4);
-        var p = new Projection(32, 24, hasBias: false);
+        var p = new Projection(32, 24, hasBias: bias, fanInFanOut: conv1d);
         using (no_grad())
+        {
             p.Weight.copy_(randn_like(p.Weight));
+            p.Bias?.copy_(randn_like(p.Bias));
+        }
         var settings = new LoraSettings(8, 16, Dropout: 0.3);
         p.AttachLora(settings);
         using (no_grad())
             p.LoraB!.copy_(randn_like(p.LoraB!));
         p.train();
-        var x = randn(6, 32).requires_grad_();
+        var x = randn([.. lead, 32]).requires_grad_(inputGrad);
 
         manual_seed(11);
         var y = p.call(x);
         y.square().sum().backward();
-        var (gx, ga, gb) = (x.grad!.clone(), p.LoraA!.grad!.clone(), p.LoraB!.grad!.clone());
-        x.grad!.zero_();
+        var gx = inputGrad ? x.grad!.clone() : null;
+        var (ga, gb) = (p.LoraA!.grad!.clone(), p.LoraB!.grad!.clone());
+        if (inputGrad)
+            x.grad!.zero_();
         p.LoraA!.grad!.zero_();
         p.LoraB!.grad!.zero_();
 
         manual_seed(11);
-        var reference = x.matmul(p.Weight.t())
+        var baseOut = x.matmul(conv1d ? p.Weight : p.Weight.t());
+        if (bias)
+            baseOut = baseOut.add(p.Bias!);
+        var reference = baseOut
             .add(nn.functional.dropout(x, settings.Dropout, true).matmul(p.LoraA!.t()).matmul(p.LoraB!.t()).mul(settings.Scale));
         reference.square().sum().backward();
 
-        Assert.True(y.allclose(reference, rtol: 1e-5, atol: 1e-5));
-        Assert.True(gx.allclose(x.grad!, rtol: 1e-4, atol: 1e-5));
-        Assert.True(ga.allclose(p.LoraA!.grad!, rtol: 1e-4, atol: 1e-5));
-        Assert.True(gb.allclose(p.LoraB!.grad!, rtol: 1e-4, atol: 1e-5));
-        Assert.False(y.allclose(x.matmul(p.MergedWeight().t()), rtol: 1e-3, atol: 1e-3)); // dropout did act
+        Assert.Equal(reference.shape, y.shape);
+        AssertClose(reference, y);
+        if (inputGrad)
+            AssertClose(x.grad!, gx!);
+        else
+            Assert.Null(x.grad);
+        AssertClose(p.LoraA!.grad!, ga);
+        AssertClose(p.LoraB!.grad!, gb);
+        using (no_grad())
+        {
+            var merged = p.MergedWeight();
+            var withoutDropout = x.matmul(conv1d ? merged : merged.t());
+            if (bias)
+                withoutDropout = withoutDropout.add(p.Bias!);
+            Assert.False(y.allclose(withoutDropout, rtol: 1e-3, atol: 1e-3)); // dropout did act
+        }
+    }
+
+    [Fact]
+    public void Shared_input_gets_independent_masks_and_summed_gradients()
+    {
+        // q, k and v read the same x: each draws its own mask, and x's gradient is the sum over the three.
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        var settings = new LoraSettings(4, 8, Dropout: 0.25);
+        var ps = Enumerable.Range(0, 3).Select(_ => new Projection(16, 16, hasBias: false)).ToList();
+        foreach (var p in ps)
+        {
+            using (no_grad())
+                p.Weight.copy_(randn_like(p.Weight));
+            p.AttachLora(settings);
+            using (no_grad())
+                p.LoraB!.copy_(randn_like(p.LoraB!));
+            p.train();
+        }
+        var x = randn(2, 700, 16).requires_grad_();
+
+        manual_seed(12);
+        var loss = ps.Select((p, i) => p.call(x).mul(i + 1).square().sum()).Aggregate((l, r) => l.add(r));
+        loss.backward();
+        var gx = x.grad!.clone();
+        var grads = ps.Select(p => (p.LoraA!.grad!.clone(), p.LoraB!.grad!.clone())).ToList();
+        x.grad!.zero_();
+        foreach (var p in ps)
+        {
+            p.LoraA!.grad!.zero_();
+            p.LoraB!.grad!.zero_();
+        }
+
+        manual_seed(12);
+        var reference = ps.Select((p, i) => x.matmul(p.Weight.t())
+                .add(nn.functional.dropout(x, settings.Dropout, true).matmul(p.LoraA!.t()).matmul(p.LoraB!.t()).mul(settings.Scale))
+                .mul(i + 1).square().sum())
+            .Aggregate((l, r) => l.add(r));
+        reference.backward();
+
+        AssertClose(reference, loss);
+        AssertClose(x.grad!, gx);
+        for (var i = 0; i < ps.Count; i++)
+        {
+            AssertClose(ps[i].LoraA!.grad!, grads[i].Item1);
+            AssertClose(ps[i].LoraB!.grad!, grads[i].Item2);
+        }
     }
 
     [Fact]

@@ -45,25 +45,57 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         if (Lora is not { } lora)
             return Base(x);
         using var tmp = new Temps();
-        var y = tmp.Add(Base(x));
         var input = tmp.Add(x.to_type(loraA!.weight!.dtype));
         var scale = lora.Scale;
+        Tensor? down = null;
         if (lora.Dropout > 0 && lora.Dropout < 1 && training)
         {
             // dropout(x) = x·m/(1-p), m ~ Bernoulli(1-p), drawn as nn.functional.dropout draws it on CPU. Autograd
             // then keeps m as bool (1 byte an element instead of a 4-byte float mask), and 1/(1-p) joins the scale.
+            // Drawn straight into a bool tensor: bernoulli_ draws the same stream whatever the dtype, so this is the
+            // mask a float draw would give, without the float temporary.
             Tensor keep;
             using (no_grad())
-            using (var noise = empty_like(input).bernoulli_(1 - lora.Dropout))
-                keep = tmp.Add(noise.to_type(ScalarType.Bool));
-            input = tmp.Add(input.mul(keep));
+                keep = tmp.Add(empty(input.shape, ScalarType.Bool, input.device).bernoulli_(1 - lora.Dropout));
             scale /= 1 - lora.Dropout;
+            // A·(x·m) through MaskedLoraDown when autograd records it: backward keeps x (shared by the sibling
+            // projections) and the bool mask instead of a float copy of x·m per projection.
+            down = is_grad_enabled() && loraA.weight!.requires_grad
+                ? tmp.Add(MaskedLoraDown.Apply(input, keep, loraA.weight!))
+                : tmp.Add(loraA.call(tmp.Add(input.mul(keep))));
         }
         else if (lora.Dropout > 0 && training)
             input = tmp.Add(nn.functional.dropout(input, lora.Dropout, training));
+        down ??= tmp.Add(loraA.call(input));
         // s·B(A·x) computed as B(s·(A·x)): the scale multiplies the r-wide tensor, not the output-wide one.
-        var delta = tmp.Add(loraB!.call(tmp.Add(tmp.Add(loraA.call(input)).mul(scale))));
-        return y.add(tmp.Add(delta.to_type(y.dtype)));
+        var scaled = tmp.Add(down.mul(scale));
+        var x2 = tmp.Add(x.reshape(-1, InFeatures));
+        var y2 = Base(x2);
+        try
+        {
+            if (y2.dtype == scaled.dtype)
+            {
+                // y + B·(s·u) accumulated into the base output (addmm_, beta = alpha = 1) instead of materialising
+                // the [.., out] delta and a third tensor for the sum; nothing saves the base output for backward.
+                using var bt = loraB!.weight!.t();
+                Release(y2, y2.addmm_(tmp.Add(scaled.reshape(-1, scaled.shape[^1])), bt));
+            }
+            else
+                Release(y2, y2.add_(tmp.Add(tmp.Add(nn.functional.linear(tmp.Add(scaled.reshape(-1, scaled.shape[^1])), loraB!.weight!)).to_type(y2.dtype))));
+            long[] shape = [.. x.shape[..^1], OutFeatures];
+            return y2.view(shape);
+        }
+        finally
+        {
+            y2.Dispose();
+        }
+    }
+
+    /// <summary>Disposes the handle an in-place op returned when it is not the tensor it was called on.</summary>
+    static void Release(Tensor self, Tensor returned)
+    {
+        if (!ReferenceEquals(self, returned))
+            returned.Dispose();
     }
 
     Tensor Base(Tensor x)
