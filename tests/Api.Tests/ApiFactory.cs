@@ -23,11 +23,7 @@ public sealed class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseSetting("ConnectionStrings:Postgres", _database.ConnectionString);
-        builder.UseSetting("Auth:AdminKey", TestKeys.Admin);
-        builder.UseSetting("Lora:ArtifactsPath", Path.Combine(_data, "artifacts"));
-        builder.UseSetting("Lora:ModelsPath", Path.Combine(_data, "models"));
-        builder.UseSetting("Serilog:MinimumLevel:Default", "Warning");
+        ApiHostSettings.Apply(builder, _database, _data);
     }
 
     public HttpClient CreateClient(string apiKey)

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using LoraService.TestSupport;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -18,7 +17,7 @@ public sealed class DashboardHost : WebApplicationFactory<Program>, IAsyncLifeti
     public async Task InitializeAsync()
     {
         _database = await PostgresDatabase.CreateAsync(migrate: false);
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         UseKestrel(options => options.Listen(IPAddress.Loopback, port));
         // Starting applies the migrations and creates the admin key the test seeds against.
         StartServer();
@@ -27,19 +26,9 @@ public sealed class DashboardHost : WebApplicationFactory<Program>, IAsyncLifeti
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseSetting("ConnectionStrings:Postgres", _database.ConnectionString);
-        builder.UseSetting("Auth:AdminKey", TestKeys.Admin);
-        builder.UseSetting("Lora:ArtifactsPath", Path.Combine(_data, "artifacts"));
-        builder.UseSetting("Lora:ModelsPath", Path.Combine(_data, "models"));
-        builder.UseSetting("Serilog:MinimumLevel:Default", "Warning");
+        ApiHostSettings.Apply(builder, _database, _data);
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     async Task IAsyncLifetime.DisposeAsync()
     {

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 using System.Text;
 
 namespace LoraService.EndToEnd.Tests;
@@ -19,7 +18,7 @@ public sealed class HostProcess : IAsyncDisposable
 
     public static async Task<HostProcess> StartAsync(string project, IReadOnlyDictionary<string, string> environment)
     {
-        var port = FreePort();
+        var port = LoraService.TestSupport.LoopbackPort.Free();
         var dll = HostDll(project);
         var start = new ProcessStartInfo("dotnet", [dll])
         {
@@ -97,12 +96,5 @@ public sealed class HostProcess : IAsyncDisposable
         var root = Path.GetFullPath(Path.Combine(testBin, "../../../../.."));
         var dll = Path.Combine(root, "src", project, "bin", configuration, framework, $"LoraService.{project}.dll");
         return File.Exists(dll) ? dll : throw new FileNotFoundException($"Build {project} first: {dll} is missing.");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
