@@ -15,6 +15,8 @@ internal static class Extensions
     {
         builder.AddHangfireStorage();
         builder.Services.AddHostedService<DatabaseMigrator>();
+        // The API reaps too: a cancel whose worker died still ends, even when no worker is left.
+        builder.AddJobReaper();
         builder.Services.Configure<AdminKeyOptions>(builder.Configuration.GetSection(AdminKeyOptions.Section));
         builder.Services.AddHostedService<AdminKeyBootstrapper>();
 

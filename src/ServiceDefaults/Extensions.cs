@@ -2,6 +2,7 @@ using Hangfire;
 using Hangfire.PostgreSql;
 using LoraService.Domain;
 using LoraService.Domain.Persistence;
+using LoraService.ServiceDefaults.Jobs;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Routing;
@@ -46,7 +47,7 @@ public static class Extensions
         var connectionString = builder.GetPostgresConnectionString();
         var invisibility = TimeSpan.FromSeconds(builder.Configuration.GetValue("Hangfire:InvisibilityTimeoutSeconds", 300.0));
         builder.Services.AddHangfire(config => config
-            // Training is not retried blindly: a crashed job is resumed from its checkpoint by the next worker that fetches it.
+            // A wake-up is never retried blindly: the job row and its lease decide what runs (see JobReaper).
             .UseFilter(new AutomaticRetryAttribute { Attempts = 0 })
             .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
             .UseSimpleAssemblyNameTypeSerializer()
@@ -55,13 +56,23 @@ public static class Extensions
             {
                 SchemaName = "hangfire",
                 PrepareSchemaIfNecessary = true,
-                // Without sliding invisibility a job running longer than the timeout is handed to a second worker.
+                // Sliding invisibility keeps a long run's wake-up from being fetched again. Correctness never depends on
+                // it: a second fetch finds the job held under a live lease and leaves it alone, whatever the timeouts.
                 UseSlidingInvisibilityTimeout = true,
-                // How long a job fetched by a worker that died stays invisible before another worker picks it up.
                 InvisibilityTimeout = invisibility,
                 EnableLongPolling = true,
                 QueuePollInterval = TimeSpan.FromSeconds(5),
             }));
+        return builder;
+    }
+
+    /// <summary>Wake-ups for queued jobs and the reaper that makes stranded jobs whole; every host runs one.</summary>
+    public static IHostApplicationBuilder AddJobReaper(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton(builder.Configuration.GetSection(ReaperOptions.Section).Get<ReaperOptions>() ?? new ReaperOptions());
+        builder.Services.AddSingleton<JobWakeUps>();
+        builder.Services.AddSingleton<JobReaper>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<JobReaper>());
         return builder;
     }
 

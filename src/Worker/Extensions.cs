@@ -1,5 +1,6 @@
 using Hangfire;
 using LoraService.ServiceDefaults;
+using LoraService.ServiceDefaults.Jobs;
 using LoraService.Domain.Jobs;
 using LoraService.Domain.Models;
 using LoraService.Worker.Jobs;
@@ -13,18 +14,25 @@ internal static class Extensions
     public static IHostApplicationBuilder AddWorkerServices(this IHostApplicationBuilder builder)
     {
         var options = builder.Configuration.GetSection(WorkerOptions.Section).Get<WorkerOptions>() ?? new WorkerOptions();
+        if (options.Validate() is { Count: > 0 } errors)
+            throw new InvalidOperationException("Invalid worker settings: " + string.Join("; ", errors));
         var device = ComputeDevice.Detect(options.Device);
         var name = options.Name ?? $"{Environment.MachineName}:{Environment.ProcessId}";
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(device);
 
+        // One graceful-stop budget: the attempt's grace period, then the hand-back, within the host's shutdown timeout.
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownTimeout);
         builder.AddHangfireStorage();
+        builder.AddJobReaper();
         builder.Services.AddHangfireServer(server =>
         {
             server.ServerName = name;
             server.Queues = [device.Queue, .. options.ExtraQueues.Where(q => q != device.Queue)];
             // One training job per device at a time.
             server.WorkerCount = 1;
+            server.StopTimeout = options.ShutdownTimeout;
+            server.ShutdownTimeout = options.ShutdownTimeout;
         });
         // Model-folder chores get their own server so they never wait behind a training run.
         builder.Services.AddHangfireServer(server =>
@@ -36,6 +44,10 @@ internal static class Extensions
         builder.Services.AddScoped<IModelCatalog, ModelCatalog>();
         builder.Services.AddSingleton(new WorkerIdentity(name, device.Kind));
         builder.Services.AddScoped<JobClaimer>();
+        builder.Services.AddSingleton<CancelSignals>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<CancelSignals>());
+        builder.Services.AddSingleton<JobFinisher>();
+        builder.Services.AddSingleton<AttemptRunner>();
         builder.Services.AddScoped<ITrainingJobRunner, TrainingJobRunner>();
         builder.Services.AddHostedService<DeviceAnnouncer>();
         builder.Services.AddHostedService<ModelCatalogStartup>();

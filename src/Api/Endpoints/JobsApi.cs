@@ -21,7 +21,13 @@ internal static class JobsApi
                 "Send an Idempotency-Key header to make retries safe: the same key returns the same job.");
         jobs.MapGet("/", ListJobs).WithSummary("List jobs, newest first (cursor paging, optional status filter)");
         jobs.MapGet("/{id:guid}", GetJob).WithSummary("A job with its status, progress (step, total, ETA, queue position) and error");
-        jobs.MapPost("/{id:guid}/cancel", CancelJob).WithSummary("Cancel a job; a running job stops within one training step");
+        jobs.MapPost("/{id:guid}/cancel", CancelJob)
+            .WithSummary("Cancel a job; a running job stops within one training step")
+            .WithDescription("A queued job is cancelled at once; a running one is told immediately and ends `cancelled` after its " +
+                "current step or evaluation batch, keeping its last checkpoint. 409 when the job already finished.");
+        jobs.MapPost("/{id:guid}/retry", RetryJob)
+            .WithSummary("Retry a failed job; it resumes from its last checkpoint as a new attempt")
+            .WithDescription("Only for a `failed` job (e.g. `worker_lost`, `crashed`, `out_of_memory`, `hung`); its attempt budget starts afresh. 409 otherwise.");
         jobs.MapJobDetailsApi();
         return app;
     }
@@ -45,7 +51,7 @@ internal static class JobsApi
         if (spec is null)
             return ApiProblems.Unprocessable(errors, "The job spec is invalid.");
 
-        var job = new FineTuneJob { TenantId = tenantId, Spec = spec, Name = request.Name, Tags = [.. request.Tags ?? []], IdempotencyKey = idempotencyKey };
+        var job = new FineTuneJob { TenantId = tenantId, Spec = spec, Name = request.Name, Tags = [.. request.Tags ?? []], IdempotencyKey = idempotencyKey, Queue = queue.Queue };
         db.Jobs.Add(job);
         db.JobEvents.Add(JobEvent.Create(job.Id, "Job created", new { queue = queue.Queue }));
         try
@@ -61,7 +67,7 @@ internal static class JobsApi
 
         try
         {
-            job.QueueJobId = queue.Enqueue(job.Id);
+            job.QueueJobId = queue.Enqueue(job.Id, job.Queue);
             db.JobEvents.Add(JobEvent.Create(job.Id, "Job queued", new { queue = queue.Queue, queue_job_id = job.QueueJobId }));
         }
         catch (Exception e)
@@ -121,13 +127,45 @@ internal static class JobsApi
             try
             {
                 await db.SaveChangesAsync(ct);
+                // Tell the running attempt now (LISTEN job_cancel on the workers) rather than at its next heartbeat.
+                if (job.Status == JobStatus.Cancelling)
+                    await db.Database.ExecuteSqlRawAsync("SELECT pg_notify('job_cancel', {0})", [job.Id.ToString()], ct);
                 return TypedResults.Ok(JobResponse.From(job));
             }
-            catch (DbUpdateConcurrencyException) when (attempt < 5)
+            catch (DbUpdateConcurrencyException) when (attempt < 20)
             {
                 // The worker updated the row meanwhile (progress, heartbeat); read it again.
                 db.ChangeTracker.Clear();
             }
         }
+    }
+
+    private static async Task<Results<Ok<JobResponse>, NotFound, Conflict<ProblemDetails>>> RetryJob(
+        Guid id, ClaimsPrincipal user, LoraDbContext db, JobQueue queue, CancellationToken ct)
+    {
+        var job = await db.Jobs.SingleOrDefaultAsync(j => j.Id == id && j.TenantId == user.TenantId(), ct);
+        if (job is null) return TypedResults.NotFound();
+        if (job.Status != JobStatus.Failed)
+            return TypedResults.Conflict(new ProblemDetails
+            {
+                Title = "Only a failed job can be retried.",
+                Detail = $"The job is {job.Status.ToString().ToLowerInvariant()}.",
+                Status = 409,
+            });
+        var previous = (job.ErrorCode, job.ErrorMessage);
+        job.Retry(DateTimeOffset.UtcNow);
+        db.JobEvents.Add(JobEvent.Create(job.Id, $"Retry requested after {previous.ErrorCode}; the job resumes from its last checkpoint",
+            new { error_code = previous.ErrorCode, error_message = previous.ErrorMessage }, type: "retried"));
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            return TypedResults.Conflict(new ProblemDetails { Title = "The job changed meanwhile.", Detail = "Read it again and retry if it is still failed.", Status = 409 });
+        }
+        job.QueueJobId = queue.Enqueue(job.Id, job.Queue);
+        await db.SaveChangesAsync(ct);
+        return TypedResults.Ok(JobResponse.From(job));
     }
 }

@@ -32,6 +32,10 @@ public sealed record JobErrorResponse(string Code, string Message);
 
 public sealed record JobProgressResponse(int Step, int TotalSteps, double Epoch, long TokensSeen, double? EtaSeconds, int? QueuePosition);
 
+/// <summary>The worker holding a running job under a lease. <c>stale</c>: the lease expired (the worker stopped
+/// answering); the reaper is about to hand the job to another worker, and the ETA is unknown.</summary>
+public sealed record JobHolderResponse(string Worker, int Attempt, DateTimeOffset? HeartbeatAt, DateTimeOffset? LeaseExpiresAt, bool Stale);
+
 public sealed record JobResponse(
     Guid Id,
     string? Name,
@@ -42,13 +46,23 @@ public sealed record JobResponse(
     IReadOnlyList<string> Tags,
     string? WorkerId,
     int Attempt,
+    int FailedAttempts,
+    JobHolderResponse? Holder,
     DateTimeOffset CreatedAt,
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt)
 {
-    public static JobResponse From(FineTuneJob job, int? queuePosition = null) => new(
-        job.Id, job.Name, job.Status, job.Spec,
-        new JobProgressResponse(job.Progress.Step, job.Progress.TotalSteps, job.Progress.Epoch, job.Progress.TokensSeen, job.Progress.EtaSeconds, queuePosition),
-        job.ErrorCode is null ? null : new JobErrorResponse(job.ErrorCode, job.ErrorMessage ?? ""),
-        job.Tags, job.WorkerId, job.Attempt, job.CreatedAt, job.StartedAt, job.FinishedAt);
+    public static JobResponse From(FineTuneJob job, int? queuePosition = null)
+    {
+        var holder = JobLifecycle.IsHeld(job.Status) && job.WorkerId is { } worker
+            ? new JobHolderResponse(worker, job.Attempt, job.HeartbeatAt, job.LeaseExpiresAt, job.LeaseExpiresAt is not { } expiry || expiry < DateTimeOffset.UtcNow)
+            : null;
+        var running = job.Status == JobStatus.Running && holder is { Stale: false };
+        return new(
+            job.Id, job.Name, job.Status, job.Spec,
+            new JobProgressResponse(job.Progress.Step, job.Progress.TotalSteps, job.Progress.Epoch, job.Progress.TokensSeen,
+                running ? job.Progress.EtaSeconds : null, queuePosition),
+            job.ErrorCode is null ? null : new JobErrorResponse(job.ErrorCode, job.ErrorMessage ?? ""),
+            job.Tags, job.WorkerId, job.Attempt, job.FailedAttempts, holder, job.CreatedAt, job.StartedAt, job.FinishedAt);
+    }
 }

@@ -1,6 +1,4 @@
-using Hangfire;
-using Hangfire.States;
-using LoraService.Domain.Jobs;
+using LoraService.ServiceDefaults.Jobs;
 
 namespace LoraService.Api.Jobs;
 
@@ -11,11 +9,10 @@ internal sealed record JobQueueOptions
     public string Queue { get; init; } = "cpu";
 }
 
-/// <summary>Hands a stored job to the workers. Only the id travels; the worker reads the spec from the row.</summary>
-internal sealed class JobQueue(IBackgroundJobClient client, JobQueueOptions options)
+/// <summary>Hands a stored job to the workers of its queue. Only a wake-up travels; the worker reads the job from its row.</summary>
+internal sealed class JobQueue(JobWakeUps wakeUps, JobQueueOptions options)
 {
     public string Queue => options.Queue;
 
-    public string Enqueue(Guid jobId) =>
-        client.Create<ITrainingJobRunner>(runner => runner.Run(jobId, CancellationToken.None), new EnqueuedState(options.Queue));
+    public string Enqueue(Guid jobId, string queue) => wakeUps.WakeUp(jobId, queue);
 }

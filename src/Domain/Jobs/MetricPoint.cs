@@ -8,5 +8,7 @@ public sealed class MetricPoint
     public required string Name { get; init; }
     public int Step { get; init; }
     public double Value { get; init; }
+    /// <summary>The attempt (fencing token) whose worker wrote the point.</summary>
+    public int Attempt { get; init; }
     public DateTimeOffset RecordedAt { get; init; } = DateTimeOffset.UtcNow;
 }

@@ -67,6 +67,7 @@ internal sealed class FineTuneJobConfiguration : IEntityTypeConfiguration<FineTu
         b.Property(j => j.ErrorCode).HasMaxLength(64);
         b.Property(j => j.WorkerId).HasMaxLength(200);
         b.Property(j => j.QueueJobId).HasMaxLength(64);
+        b.Property(j => j.Queue).HasMaxLength(64);
         b.Property(j => j.Spec).HasColumnType("jsonb").HasConversion(
             spec => JsonSerializer.Serialize(spec, Json),
             json => JsonSerializer.Deserialize<FineTuneSpec>(json, Json)!,
@@ -79,6 +80,20 @@ internal sealed class FineTuneJobConfiguration : IEntityTypeConfiguration<FineTu
         b.HasOne<Tenant>().WithMany().HasForeignKey(j => j.TenantId).OnDelete(DeleteBehavior.Restrict);
         b.HasIndex(j => new { j.TenantId, j.Status, j.CreatedAt });
         b.HasIndex(j => new { j.TenantId, j.IdempotencyKey }).IsUnique().HasFilter("idempotency_key IS NOT NULL");
+        // The claim (oldest queued job of a queue) and the reaper (held jobs whose lease expired) read these.
+        b.HasIndex(j => new { j.Status, j.Queue, j.QueuedAt });
+        b.HasIndex(j => new { j.Status, j.LeaseExpiresAt });
+    }
+}
+
+internal sealed class JobAttemptConfiguration : IEntityTypeConfiguration<JobAttempt>
+{
+    public void Configure(EntityTypeBuilder<JobAttempt> b)
+    {
+        b.Property(a => a.WorkerId).HasMaxLength(200);
+        b.Property(a => a.Outcome).HasMaxLength(32);
+        b.HasOne<FineTuneJob>().WithMany().HasForeignKey(a => a.JobId).OnDelete(DeleteBehavior.Cascade);
+        b.HasIndex(a => new { a.JobId, a.Attempt }).IsUnique();
     }
 }
 

@@ -15,6 +15,7 @@ public sealed class LoraDbContext(DbContextOptions<LoraDbContext> options) : DbC
     public DbSet<BaseModel> BaseModels => Set<BaseModel>();
     public DbSet<FineTuneJob> Jobs => Set<FineTuneJob>();
     public DbSet<JobEvent> JobEvents => Set<JobEvent>();
+    public DbSet<JobAttempt> JobAttempts => Set<JobAttempt>();
     public DbSet<MetricPoint> MetricPoints => Set<MetricPoint>();
     public DbSet<JobCheckpoint> Checkpoints => Set<JobCheckpoint>();
     public DbSet<Artifact> Artifacts => Set<Artifact>();

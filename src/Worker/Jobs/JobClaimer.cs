@@ -1,70 +1,39 @@
 using LoraService.Domain.Jobs;
 using LoraService.Domain.Persistence;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace LoraService.Worker.Jobs;
 
 /// <summary>
-/// Takes a job for this worker exactly once. The row's xmin makes concurrent claims fail for all but one worker.
-/// A running job is taken over only when its heartbeat is stale (its worker died) or it was ours before a restart.
+/// Takes the oldest queued job of this worker's queues as a new attempt under a lease. The row is locked with
+/// SKIP LOCKED, so concurrent workers each get a different job and a cancel waits for the claim to commit (then sees
+/// <c>running</c> and asks the attempt to stop). A job that is not queued is never touched: held jobs belong to their
+/// lease holder, stranded ones to the reaper.
 /// </summary>
-internal sealed class JobClaimer(LoraDbContext db, WorkerIdentity me, WorkerOptions options, ILogger<JobClaimer> logger)
+internal sealed class JobClaimer(LoraDbContext db, WorkerIdentity me, WorkerOptions options)
 {
-    public async Task<FineTuneJob?> TryClaimAsync(Guid jobId, CancellationToken ct)
+    public async Task<FineTuneJob?> TryClaimNextAsync(IReadOnlyList<string> queues, CancellationToken ct)
     {
-        var job = await db.Jobs.SingleOrDefaultAsync(j => j.Id == jobId, ct);
-        if (job is null)
-        {
-            logger.LogWarning("Job {JobId} does not exist; dropping it", jobId);
-            return null;
-        }
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
+        var job = (await db.Jobs.FromSqlRaw(
+            """
+            SELECT *, xmin FROM jobs WHERE status = 'Queued' AND queue = ANY(@queues)
+            ORDER BY created_at, id LIMIT 1
+            FOR UPDATE SKIP LOCKED
+            """, new NpgsqlParameter("queues", queues.ToArray())).ToListAsync(ct)).SingleOrDefault();
+        if (job is null) return null;
+
         var now = DateTimeOffset.UtcNow;
-        switch (job.Status)
-        {
-            case var s when JobLifecycle.IsTerminal(s):
-                logger.LogInformation("Job {JobId} is already {Status}", jobId, s);
-                return null;
-            case JobStatus.Cancelling:
-                job.MoveTo(JobStatus.Cancelled, now);
-                db.JobEvents.Add(JobEvent.Create(job.Id, "Job cancelled before training resumed"));
-                await SaveOrLoseAsync(ct);
-                return null;
-            case JobStatus.Running when job.WorkerId != me.Name && job.HeartbeatAt > now - options.StaleAfter:
-                logger.LogInformation("Job {JobId} is running on live worker {Worker}; not taking it", jobId, job.WorkerId);
-                return null;
-        }
-
-        var resumed = job.Status == JobStatus.Running;
         var previous = job.WorkerId;
-        if (resumed && job.Attempt >= options.MaxAttempts)
-        {
-            // A job that keeps killing its worker (native crash, out of memory) must not take every worker down in turn.
-            job.Fail("worker_lost", $"The job's worker died {job.Attempt} times (last: {previous}); it is not resumed again. Check the worker logs; a smaller micro_batch_size or max_sequence_length may help.", now);
-            db.JobEvents.Add(JobEvent.Create(job.Id, $"Giving up after {job.Attempt} attempts", level: "error"));
-            await SaveOrLoseAsync(ct);
-            return null;
-        }
-        job.MoveTo(JobStatus.Running, now);
-        job.WorkerId = me.Name;
-        job.Attempt++;
-        job.HeartbeatAt = now;
-        db.JobEvents.Add(JobEvent.Create(job.Id, resumed
-            ? $"Worker {me.Name} took the job over from {previous} (attempt {job.Attempt})"
-            : $"Worker {me.Name} started the job", new { worker = me.Name, device = me.Device, attempt = job.Attempt }));
-        return await SaveOrLoseAsync(ct) ? job : null;
-    }
-
-    private async Task<bool> SaveOrLoseAsync(CancellationToken ct)
-    {
-        try
-        {
-            await db.SaveChangesAsync(ct);
-            return true;
-        }
-        catch (DbUpdateConcurrencyException)
-        {
-            logger.LogInformation("Another worker or a cancel changed the job first; leaving it");
-            return false;
-        }
+        job.Claim(me.Name, options.Lease, now);
+        db.JobAttempts.Add(new JobAttempt { JobId = job.Id, Attempt = job.Attempt, WorkerId = me.Name, StartedAt = now });
+        db.JobEvents.Add(JobEvent.Create(job.Id, job.Attempt == 1
+                ? $"Worker {me.Name} started the job"
+                : $"Worker {me.Name} took the job over from {previous ?? "the queue"} (attempt {job.Attempt}); it resumes from its last checkpoint",
+            new { worker = me.Name, device = me.Device, attempt = job.Attempt }, type: "started"));
+        await db.SaveChangesAsync(ct);
+        await transaction.CommitAsync(ct);
+        return job;
     }
 }

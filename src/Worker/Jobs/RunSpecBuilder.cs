@@ -23,6 +23,16 @@ internal static class RunSpecBuilder
     public static string WorkKey(Guid jobId) => $"jobs/{jobId:N}/work";
     public static string OutputKey(Guid jobId) => $"jobs/{jobId:N}/output";
 
+    /// <summary>Writes the spec the attempt's child process reads, in the work folder (kept for post-mortems).</summary>
+    public static string WriteAttemptSpec(FineTuneRunSpec spec, int attempt)
+    {
+        var directory = Path.Combine(spec.WorkDirectory, "attempts");
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, $"attempt-{attempt}.json");
+        File.WriteAllText(path, spec.ToJson());
+        return path;
+    }
+
     public static async Task<FineTuneRunSpec> BuildAsync(FineTuneJob job, LoraDbContext db, IArtifactStore store, LoraOptions lora, string deviceKind, CancellationToken ct)
     {
         var spec = job.Spec;

@@ -163,6 +163,10 @@ namespace LoraService.Domain.Persistence.Migrations
                         .HasColumnType("text")
                         .HasColumnName("error_message");
 
+                    b.Property<int>("FailedAttempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("failed_attempts");
+
                     b.Property<DateTimeOffset?>("FinishedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("finished_at");
@@ -176,6 +180,10 @@ namespace LoraService.Domain.Persistence.Migrations
                         .HasColumnType("character varying(200)")
                         .HasColumnName("idempotency_key");
 
+                    b.Property<DateTimeOffset?>("LeaseExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("lease_expires_at");
+
                     b.Property<string>("Name")
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)")
@@ -186,10 +194,20 @@ namespace LoraService.Domain.Persistence.Migrations
                         .HasColumnType("jsonb")
                         .HasColumnName("progress");
 
+                    b.Property<string>("Queue")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("queue");
+
                     b.Property<string>("QueueJobId")
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)")
                         .HasColumnName("queue_job_id");
+
+                    b.Property<DateTimeOffset>("QueuedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("queued_at");
 
                     b.Property<string>("Spec")
                         .IsRequired()
@@ -221,6 +239,10 @@ namespace LoraService.Domain.Persistence.Migrations
                         .HasColumnType("xid")
                         .HasColumnName("xmin");
 
+                    b.Property<DateTimeOffset?>("WokenAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("woken_at");
+
                     b.Property<string>("WorkerId")
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)")
@@ -229,15 +251,71 @@ namespace LoraService.Domain.Persistence.Migrations
                     b.HasKey("Id")
                         .HasName("pk_jobs");
 
+                    b.HasIndex("Status", "LeaseExpiresAt")
+                        .HasDatabaseName("ix_jobs_status_lease_expires_at");
+
                     b.HasIndex("TenantId", "IdempotencyKey")
                         .IsUnique()
                         .HasDatabaseName("ix_jobs_tenant_id_idempotency_key")
                         .HasFilter("idempotency_key IS NOT NULL");
 
+                    b.HasIndex("Status", "Queue", "QueuedAt")
+                        .HasDatabaseName("ix_jobs_status_queue_queued_at");
+
                     b.HasIndex("TenantId", "Status", "CreatedAt")
                         .HasDatabaseName("ix_jobs_tenant_id_status_created_at");
 
                     b.ToTable("jobs", (string)null);
+                });
+
+            modelBuilder.Entity("LoraService.Domain.Jobs.JobAttempt", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<int>("Attempt")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempt");
+
+                    b.Property<string>("Detail")
+                        .HasColumnType("text")
+                        .HasColumnName("detail");
+
+                    b.Property<DateTimeOffset?>("EndedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("ended_at");
+
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("job_id");
+
+                    b.Property<string>("Outcome")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("outcome");
+
+                    b.Property<DateTimeOffset>("StartedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("started_at");
+
+                    b.Property<string>("WorkerId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("worker_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_job_attempts");
+
+                    b.HasIndex("JobId", "Attempt")
+                        .IsUnique()
+                        .HasDatabaseName("ix_job_attempts_job_id_attempt");
+
+                    b.ToTable("job_attempts", (string)null);
                 });
 
             modelBuilder.Entity("LoraService.Domain.Jobs.JobCheckpoint", b =>
@@ -337,6 +415,10 @@ namespace LoraService.Domain.Persistence.Migrations
                         .HasColumnName("id");
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<int>("Attempt")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempt");
 
                     b.Property<Guid>("JobId")
                         .HasColumnType("uuid")
@@ -550,6 +632,16 @@ namespace LoraService.Domain.Persistence.Migrations
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
                         .HasConstraintName("fk_jobs_tenants_tenant_id");
+                });
+
+            modelBuilder.Entity("LoraService.Domain.Jobs.JobAttempt", b =>
+                {
+                    b.HasOne("LoraService.Domain.Jobs.FineTuneJob", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_job_attempts_jobs_job_id");
                 });
 
             modelBuilder.Entity("LoraService.Domain.Jobs.JobCheckpoint", b =>

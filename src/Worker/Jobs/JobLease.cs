@@ -1,0 +1,120 @@
+using System.Text.Json;
+using LoraService.Domain.Jobs;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace LoraService.Worker.Jobs;
+
+/// <summary>What a renewal found: still ours, ours with a cancel requested, or gone to someone else.</summary>
+internal enum LeaseState { Held, CancelRequested, Lost }
+
+/// <summary>
+/// This worker's lease on one attempt of a job, and every write the attempt makes. Each statement is fenced: it lands
+/// only while the row still names this worker and this attempt (the fencing token) and the job is held, and it locks
+/// the row while it writes, so a reaper's takeover and a stale worker's write can never interleave.
+/// </summary>
+internal sealed class JobLease(NpgsqlDataSource db, Guid jobId, Guid tenantId, int attempt, string worker)
+{
+    private const string Holds =
+        "SELECT id FROM jobs WHERE id = @job AND attempt = @attempt AND worker_id = @worker AND status IN ('Running', 'Cancelling') FOR SHARE";
+
+    public Guid JobId => jobId;
+    public Guid TenantId => tenantId;
+    public int Attempt => attempt;
+    public string Worker => worker;
+
+    /// <summary>Extends the lease by <paramref name="lease"/> from the database's clock and stores the latest progress.</summary>
+    public async Task<LeaseState> RenewAsync(TimeSpan lease, JobProgress? progress, CancellationToken ct)
+    {
+        await using var command = Command(
+            """
+            UPDATE jobs SET heartbeat_at = now(), lease_expires_at = now() + make_interval(secs => @lease),
+                progress = COALESCE(@progress, progress)
+            WHERE id = @job AND attempt = @attempt AND worker_id = @worker AND status IN ('Running', 'Cancelling')
+            RETURNING status
+            """);
+        command.Parameters.AddWithValue("lease", lease.TotalSeconds);
+        command.Parameters.Add(new NpgsqlParameter("progress", NpgsqlDbType.Jsonb)
+        {
+            Value = progress is null ? DBNull.Value : JsonSerializer.Serialize(progress, JsonSerializerOptions.Web),
+        });
+        return await command.ExecuteScalarAsync(ct) switch
+        {
+            null => LeaseState.Lost,
+            nameof(JobStatus.Cancelling) => LeaseState.CancelRequested,
+            _ => LeaseState.Held,
+        };
+    }
+
+    /// <summary>Upserts metric points keyed by (job, name, step): a resumed step overwrites, never duplicates.</summary>
+    public async Task<bool> WriteMetricsAsync(IReadOnlyList<(string Name, int Step, double Value)> batch, CancellationToken ct)
+    {
+        if (batch.Count == 0) return true;
+        await using var command = Command(
+            $"""
+            WITH lease AS ({Holds})
+            INSERT INTO metric_points (job_id, name, step, value, attempt, recorded_at)
+            SELECT @job, n, s, v, @attempt, now() FROM unnest(@names, @steps, @values) AS t(n, s, v)
+            WHERE EXISTS (SELECT 1 FROM lease)
+            ON CONFLICT (job_id, name, step) DO UPDATE SET value = excluded.value, attempt = excluded.attempt, recorded_at = excluded.recorded_at
+            """);
+        command.Parameters.AddWithValue("names", batch.Select(p => p.Name).ToArray());
+        command.Parameters.AddWithValue("steps", batch.Select(p => p.Step).ToArray());
+        command.Parameters.AddWithValue("values", batch.Select(p => p.Value).ToArray());
+        return await command.ExecuteNonQueryAsync(ct) > 0;
+    }
+
+    public async Task<bool> AddEventAsync(string level, string message, object? data = null, string type = "message", CancellationToken ct = default)
+    {
+        await using var command = Command(
+            $"""
+            WITH lease AS ({Holds})
+            INSERT INTO job_events (job_id, created_at, level, type, message, data)
+            SELECT @job, now(), @level, @type, @message, @data FROM lease
+            """);
+        AddEventParameters(command, level, type, message, data);
+        return await command.ExecuteNonQueryAsync(ct) > 0;
+    }
+
+    /// <summary>Records a complete checkpoint folder (relative storage key) with an event.</summary>
+    public async Task<bool> AddCheckpointAsync(int step, string storageKey, long bytes, CancellationToken ct)
+    {
+        await using var command = Command(
+            $"""
+            WITH lease AS ({Holds}),
+            saved AS (
+                INSERT INTO checkpoints (id, job_id, step, storage_key, bytes, created_at)
+                SELECT @id, @job, @step, @key, @bytes, now() FROM lease
+                ON CONFLICT (job_id, step) DO UPDATE SET storage_key = excluded.storage_key, bytes = excluded.bytes, created_at = excluded.created_at
+                RETURNING step)
+            INSERT INTO job_events (job_id, created_at, level, type, message, data)
+            SELECT @job, now(), @level, @type, @message, @data FROM saved
+            """);
+        command.Parameters.AddWithValue("id", Guid.CreateVersion7());
+        command.Parameters.AddWithValue("step", step);
+        command.Parameters.AddWithValue("key", storageKey);
+        command.Parameters.AddWithValue("bytes", bytes);
+        AddEventParameters(command, "info", "checkpoint", $"Checkpoint at step {step}", new { step, bytes });
+        return await command.ExecuteNonQueryAsync(ct) > 0;
+    }
+
+    private NpgsqlCommand Command(string sql)
+    {
+        var command = db.CreateCommand(sql);
+        command.Parameters.AddWithValue("job", jobId);
+        command.Parameters.AddWithValue("attempt", attempt);
+        command.Parameters.AddWithValue("worker", worker);
+        return command;
+    }
+
+    private static void AddEventParameters(NpgsqlCommand command, string level, string type, string message, object? data)
+    {
+        command.Parameters.AddWithValue("level", level);
+        command.Parameters.AddWithValue("type", type);
+        command.Parameters.AddWithValue("message", message);
+        command.Parameters.Add(new NpgsqlParameter("data", NpgsqlDbType.Jsonb)
+        {
+            Value = data is null ? DBNull.Value : JsonSerializer.Serialize(data, JsonSerializerOptions.Web),
+        });
+    }
+}

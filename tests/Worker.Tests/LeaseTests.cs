@@ -1,0 +1,237 @@
+using Hangfire;
+using Hangfire.Common;
+using Hangfire.States;
+using LoraService.Domain.Jobs;
+using LoraService.Domain.Persistence;
+using LoraService.Domain.Tenants;
+using LoraService.ServiceDefaults.Jobs;
+using LoraService.TestSupport;
+using LoraService.Worker.Jobs;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace LoraService.Worker.Tests;
+
+/// <summary>Claims, fenced writes and the reaper against a real PostgreSQL: the rules that keep one job with one worker.</summary>
+public sealed class LeaseTests : IAsyncLifetime
+{
+    private static readonly WorkerOptions Options = new() { LeaseSeconds = 30, HeartbeatSeconds = 1 };
+    private PostgresDatabase _database = null!;
+    private NpgsqlDataSource _dataSource = null!;
+    private ServiceProvider _services = null!;
+    private readonly RecordingJobClient _queue = new();
+
+    public async Task InitializeAsync()
+    {
+        _database = await PostgresDatabase.CreateAsync();
+        _dataSource = NpgsqlDataSource.Create(_database.ConnectionString);
+        var services = new ServiceCollection();
+        services.AddDbContext<LoraDbContext>(o => LoraService.Domain.DependencyInjection.UseLoraPostgres(o, _database.ConnectionString));
+        _services = services.BuildServiceProvider();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _services.DisposeAsync();
+        await _dataSource.DisposeAsync();
+        await _database.DisposeAsync();
+    }
+
+    private async Task<Guid> SeedAsync(Action<FineTuneJob>? arrange = null, string queue = "cpu")
+    {
+        await using var db = _database.CreateContext();
+        var tenant = new Tenant { Name = "t-" + Guid.NewGuid().ToString("N")[..6] };
+        var job = new FineTuneJob { TenantId = tenant.Id, Queue = queue, Spec = new FineTuneSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid() } };
+        arrange?.Invoke(job);
+        db.AddRange(tenant, job);
+        await db.SaveChangesAsync();
+        return job.Id;
+    }
+
+    private async Task<FineTuneJob?> ClaimAsync(string worker, params string[] queues)
+    {
+        await using var db = _database.CreateContext();
+        return await new JobClaimer(db, new WorkerIdentity(worker, "cpu"), Options).TryClaimNextAsync(queues.Length == 0 ? ["cpu"] : queues, CancellationToken.None);
+    }
+
+    private JobReaper Reaper(int maxAttempts = 3) =>
+        new(_services.GetRequiredService<IServiceScopeFactory>(), new JobWakeUps(_queue), new ReaperOptions { MaxAttempts = maxAttempts, RewakeSeconds = 0.5 }, NullLogger<JobReaper>.Instance);
+
+    private async Task ExpireLeaseAsync(Guid id)
+    {
+        await using var command = _dataSource.CreateCommand("UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = @id");
+        command.Parameters.AddWithValue("id", id);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private async Task<FineTuneJob> ReadAsync(Guid id)
+    {
+        await using var db = _database.CreateContext();
+        return await db.Jobs.AsNoTracking().SingleAsync(j => j.Id == id);
+    }
+
+    [Fact]
+    public async Task Concurrent_claims_give_each_queued_job_to_exactly_one_worker_oldest_first()
+    {
+        var first = await SeedAsync();
+        var second = await SeedAsync();
+        await SeedAsync(queue: "gpu");
+        var claims = await Task.WhenAll(Enumerable.Range(0, 6).Select(i => ClaimAsync($"w{i}")));
+        var won = claims.Where(c => c is not null).Select(c => c!.Id).ToList();
+        Assert.Equal(2, won.Count);
+        Assert.Equal([first, second], won.Order().ToList());
+
+        var row = await ReadAsync(first);
+        Assert.Equal((JobStatus.Running, 1), (row.Status, row.Attempt));
+        Assert.True(row.LeaseExpiresAt > DateTimeOffset.UtcNow.AddSeconds(20));
+        await using var db = _database.CreateContext();
+        Assert.Equal(1, await db.JobAttempts.CountAsync(a => a.JobId == first));
+    }
+
+    [Fact]
+    public async Task A_held_job_is_never_claimed_again_whatever_the_queue_says()
+    {
+        await SeedAsync();
+        Assert.NotNull(await ClaimAsync("holder"));
+        // A duplicate wake-up, or a worker whose queue invisibility timeout is shorter than the run, finds nothing to take.
+        Assert.Null(await ClaimAsync("latecomer"));
+    }
+
+    [Fact]
+    public async Task Writes_carrying_a_stale_attempt_are_refused_and_the_current_attempt_s_land()
+    {
+        var id = await SeedAsync();
+        var claimed = (await ClaimAsync("old"))!;
+        var stale = new JobLease(_dataSource, id, claimed.TenantId, claimed.Attempt, "old");
+        await ExpireLeaseAsync(id);
+        await Reaper().ReapOnceAsync(CancellationToken.None);
+        var taken = (await ClaimAsync("new"))!;
+        var current = new JobLease(_dataSource, id, taken.TenantId, taken.Attempt, "new");
+
+        Assert.Equal(LeaseState.Lost, await stale.RenewAsync(TimeSpan.FromSeconds(30), new JobProgress { Step = 99 }, CancellationToken.None));
+        Assert.False(await stale.WriteMetricsAsync([("train/loss", 5, 9.0)], CancellationToken.None));
+        Assert.False(await stale.AddEventAsync("info", "from the past"));
+        Assert.False(await stale.AddCheckpointAsync(5, "k", 1, CancellationToken.None));
+
+        Assert.Equal(LeaseState.Held, await current.RenewAsync(TimeSpan.FromSeconds(30), new JobProgress { Step = 5 }, CancellationToken.None));
+        Assert.True(await current.WriteMetricsAsync([("train/loss", 5, 1.0)], CancellationToken.None));
+        Assert.True(await current.AddCheckpointAsync(5, "k", 1, CancellationToken.None));
+
+        await using var db = _database.CreateContext();
+        var point = await db.MetricPoints.SingleAsync(m => m.JobId == id);
+        Assert.Equal((1.0, 2), (point.Value, point.Attempt));
+        Assert.Equal(5, (await ReadAsync(id)).Progress.Step);
+        Assert.DoesNotContain(await db.JobEvents.Where(e => e.JobId == id).Select(e => e.Message).ToListAsync(), m => m == "from the past");
+    }
+
+    [Fact]
+    public async Task A_renewal_reports_a_cancel_and_keeps_the_lease()
+    {
+        var id = await SeedAsync();
+        var claimed = (await ClaimAsync("w"))!;
+        await using (var db = _database.CreateContext())
+        {
+            var job = await db.Jobs.SingleAsync(j => j.Id == id);
+            job.MoveTo(JobStatus.Cancelling, DateTimeOffset.UtcNow);
+            await db.SaveChangesAsync();
+        }
+        var lease = new JobLease(_dataSource, id, claimed.TenantId, claimed.Attempt, "w");
+        Assert.Equal(LeaseState.CancelRequested, await lease.RenewAsync(TimeSpan.FromSeconds(30), null, CancellationToken.None));
+        Assert.True(await lease.WriteMetricsAsync([("train/loss", 1, 1.0)], CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task The_reaper_requeues_a_job_whose_lease_expired_and_wakes_a_worker()
+    {
+        var id = await SeedAsync();
+        await ClaimAsync("dead");
+        Assert.Equal(0, await Reaper().ReapOnceAsync(CancellationToken.None));
+        await ExpireLeaseAsync(id);
+
+        Assert.Equal(1, await Reaper().ReapOnceAsync(CancellationToken.None));
+        var job = await ReadAsync(id);
+        Assert.Equal((JobStatus.Queued, 1, (DateTimeOffset?)null), (job.Status, job.FailedAttempts, job.LeaseExpiresAt));
+        Assert.Contains(id, _queue.WokenJobs);
+        await using var db = _database.CreateContext();
+        var attempt = await db.JobAttempts.SingleAsync(a => a.JobId == id);
+        Assert.Equal("lost", attempt.Outcome);
+        Assert.NotNull(attempt.EndedAt);
+        // Idempotent: a second pass (another host's reaper) changes nothing.
+        Assert.Equal(0, await Reaper().ReapOnceAsync(CancellationToken.None));
+        Assert.Equal(2, (await ClaimAsync("rescuer"))!.Attempt);
+    }
+
+    [Fact]
+    public async Task A_cancel_whose_worker_died_ends_cancelled()
+    {
+        var id = await SeedAsync();
+        await ClaimAsync("dead");
+        await using (var db = _database.CreateContext())
+        {
+            var job = await db.Jobs.SingleAsync(j => j.Id == id);
+            job.MoveTo(JobStatus.Cancelling, DateTimeOffset.UtcNow);
+            await db.SaveChangesAsync();
+        }
+        await ExpireLeaseAsync(id);
+        await Reaper().ReapOnceAsync(CancellationToken.None);
+        Assert.Equal(JobStatus.Cancelled, (await ReadAsync(id)).Status);
+        Assert.DoesNotContain(id, _queue.WokenJobs);
+    }
+
+    [Fact]
+    public async Task A_job_whose_workers_keep_dying_fails_as_worker_lost_and_a_retry_gives_it_a_new_budget()
+    {
+        var id = await SeedAsync();
+        for (var i = 0; i < 2; i++)
+        {
+            await ClaimAsync($"dead-{i}");
+            await ExpireLeaseAsync(id);
+            await Reaper(maxAttempts: 2).ReapOnceAsync(CancellationToken.None);
+        }
+        var job = await ReadAsync(id);
+        Assert.Equal((JobStatus.Failed, "worker_lost", 2), (job.Status, job.ErrorCode, job.FailedAttempts));
+
+        await using var db = _database.CreateContext();
+        var failed = await db.Jobs.SingleAsync(j => j.Id == id);
+        failed.Retry(DateTimeOffset.UtcNow);
+        await db.SaveChangesAsync();
+        Assert.Equal(3, (await ClaimAsync("after-retry"))!.Attempt);
+        Assert.Equal(0, (await ReadAsync(id)).FailedAttempts);
+    }
+
+    [Fact]
+    public async Task A_queued_job_that_waited_without_being_claimed_gets_another_wake_up()
+    {
+        var id = await SeedAsync();
+        await Task.Delay(700);
+        await Reaper().ReapOnceAsync(CancellationToken.None);
+        Assert.Single(_queue.WokenJobs, j => j == id);
+        // Not again before the interval has passed.
+        await Reaper().ReapOnceAsync(CancellationToken.None);
+        Assert.Single(_queue.WokenJobs, j => j == id);
+    }
+
+    [Fact]
+    public async Task Finished_and_cancelled_jobs_are_not_claimed()
+    {
+        await SeedAsync(j => j.MoveTo(JobStatus.Cancelled, DateTimeOffset.UtcNow));
+        await SeedAsync(j => j.Fail("x", "y", DateTimeOffset.UtcNow));
+        Assert.Null(await ClaimAsync("w"));
+    }
+
+    /// <summary>Records wake-ups instead of writing them to Hangfire's storage.</summary>
+    private sealed class RecordingJobClient : IBackgroundJobClient
+    {
+        public List<Guid> WokenJobs { get; } = [];
+
+        public string Create(Job job, IState state)
+        {
+            lock (WokenJobs) WokenJobs.Add((Guid)job.Args[0]);
+            return WokenJobs.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        public bool ChangeState(string jobId, IState state, string expectedState) => true;
+    }
+}
