@@ -167,6 +167,57 @@ public sealed class JobsApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
         Assert.Contains(events.EnumerateArray(), e => e.GetProperty("message").GetString()!.Contains("cancelled"));
     }
 
+    private async Task<Guid> StoredJobAsync(Action<FineTuneJob> arrange)
+    {
+        await using var db = factory.Database.CreateContext();
+        var job = new FineTuneJob { TenantId = await Seed.AdminTenantAsync(factory.Database), Spec = new FineTuneSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid() } };
+        arrange(job);
+        db.Jobs.Add(job);
+        await db.SaveChangesAsync();
+        return job.Id;
+    }
+
+    [Fact]
+    public async Task A_failed_job_is_retried_as_a_new_attempt_and_anything_else_is_a_conflict()
+    {
+        var failed = await StoredJobAsync(j =>
+        {
+            j.Claim("dead", TimeSpan.FromSeconds(30), DateTimeOffset.UtcNow);
+            j.FailedAttempts = 3;
+            j.Fail("worker_lost", "its worker died three times", DateTimeOffset.UtcNow);
+        });
+        var retried = await Admin.PostAsync($"/api/v1/jobs/{failed}/retry", null);
+        Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
+        var job = await Json(retried);
+        Assert.Equal("queued", job.GetProperty("status").GetString());
+        Assert.Equal(JsonValueKind.Null, job.GetProperty("error").ValueKind);
+        Assert.Equal(0, job.GetProperty("failed_attempts").GetInt32());
+        await using (var db = factory.Database.CreateContext())
+            Assert.NotNull((await db.Jobs.SingleAsync(j => j.Id == failed)).QueueJobId);
+        // Queued now: a second retry is a conflict, as is retrying a succeeded job.
+        Assert.Equal(HttpStatusCode.Conflict, (await Admin.PostAsync($"/api/v1/jobs/{failed}/retry", null)).StatusCode);
+        var succeeded = await StoredJobAsync(j => { j.Claim("w", TimeSpan.FromSeconds(30), DateTimeOffset.UtcNow); j.MoveTo(JobStatus.Succeeded, DateTimeOffset.UtcNow); });
+        var conflict = await Admin.PostAsync($"/api/v1/jobs/{succeeded}/retry", null);
+        Assert.Equal(HttpStatusCode.Conflict, conflict.StatusCode);
+        Assert.Contains("succeeded", (await Json(conflict)).GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task A_running_job_whose_lease_expired_shows_a_stale_holder_and_no_eta()
+    {
+        var live = await StoredJobAsync(j => { j.Claim("alive", TimeSpan.FromMinutes(5), DateTimeOffset.UtcNow); j.Progress = new JobProgress { Step = 3, TotalSteps = 10, EtaSeconds = 42 }; });
+        var dead = await StoredJobAsync(j => { j.Claim("dead", TimeSpan.FromSeconds(1), DateTimeOffset.UtcNow.AddMinutes(-5)); j.Progress = new JobProgress { Step = 3, TotalSteps = 10, EtaSeconds = 42 }; });
+
+        var running = await Json(await Admin.GetAsync($"/api/v1/jobs/{live}"));
+        Assert.False(running.GetProperty("holder").GetProperty("stale").GetBoolean());
+        Assert.Equal("alive", running.GetProperty("holder").GetProperty("worker").GetString());
+        Assert.Equal(42, running.GetProperty("progress").GetProperty("eta_seconds").GetDouble());
+
+        var stale = await Json(await Admin.GetAsync($"/api/v1/jobs/{dead}"));
+        Assert.True(stale.GetProperty("holder").GetProperty("stale").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, stale.GetProperty("progress").GetProperty("eta_seconds").ValueKind);
+    }
+
     [Fact]
     public async Task Jobs_list_pages_newest_first_and_filters_by_status()
     {

@@ -12,5 +12,7 @@ public static class ApiHostSettings
         builder.UseSetting("Lora:ArtifactsPath", Path.Combine(dataDirectory, "artifacts"));
         builder.UseSetting("Lora:ModelsPath", Path.Combine(dataDirectory, "models"));
         builder.UseSetting("Serilog:MinimumLevel:Default", "Warning");
+        // Tests seed held jobs by hand (some with expired leases): the reaper must not move them behind the test's back.
+        builder.UseSetting("Worker:ReaperSeconds", "3600");
     }
 }
