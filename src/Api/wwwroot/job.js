@@ -53,7 +53,9 @@ export function renderJob(view, id) {
     replace(head,
       h('h1', {}, job.name || 'Job'), badge(job.status),
       h('span', { class: 'muted small' }, job.id),
-      cancellable ? h('button', { class: 'danger', id: 'cancel', onclick: () => cancel() }, 'Cancel job') : null);
+      cancellable ? h('button', { class: 'danger', id: 'cancel', onclick: () => cancel() }, 'Cancel job') : null,
+      job.status === 'failed' ? h('button', { id: 'retry', onclick: () => retry() }, 'Retry from last checkpoint') : null);
+    const stale = job.holder?.stale === true;
     const p = job.progress;
     replace(progress,
       h('h2', {}, 'Progress'),
@@ -64,10 +66,12 @@ export function renderJob(view, id) {
       h('dl', { class: 'facts' },
         fact('Epoch', p.epoch.toFixed(2)),
         fact('Tokens seen', fmtInt(p.tokens_seen)),
-        fact('ETA', terminal(job.status) ? '–' : fmtDuration(p.eta_seconds)),
+        fact('ETA', terminal(job.status) || stale ? '–' : fmtDuration(p.eta_seconds)),
         fact('Base model', job.spec.base_model),
         fact('Method', job.spec.method),
-        fact('Worker', job.worker_id ?? '–'),
+        fact('Worker', stale
+          ? h('span', { class: 'error', 'data-testid': 'stale-worker' }, `${job.holder.worker} — not answering; the job moves to another worker`)
+          : job.worker_id ?? '–'),
         fact('Attempt', job.attempt),
         fact('Created', fmtTime(job.created_at)),
         fact('Started', fmtTime(job.started_at)),
@@ -82,6 +86,16 @@ export function renderJob(view, id) {
       renderHead(await api(`/api/v1/jobs/${id}/cancel`, { method: 'POST' }));
     } catch (e) {
       notice.textContent = `Cancel failed: ${e.message}`;
+    }
+  }
+
+  async function retry() {
+    try {
+      renderHead(await api(`/api/v1/jobs/${id}/retry`, { method: 'POST' }));
+      // Polling stopped at the terminal status: start it again.
+      if (root.dataset.polling === 'stopped') { finalRound = false; root.dataset.polling = 'on'; tick(); }
+    } catch (e) {
+      notice.textContent = `Retry failed: ${e.message}`;
     }
   }
 
