@@ -18,8 +18,9 @@ namespace LoraService.Cli;
 /// private descriptor at start-up and descriptor 1 is pointed at stderr, so nothing else (Console.Out, libtorch's own
 /// prints) can corrupt the pipe. Logs go to stderr.</para>
 /// <para>Messages: <c>started</c> (after the spec was read and validated), then what the run reports (<c>event</c>,
-/// <c>evaluation</c>, <c>step</c>, <c>checkpoint</c>), <c>alive</c> at most once a second and only when the engine made
-/// progress (<see cref="RunPulse"/>) since the previous line, and last either <c>result</c> or <c>error</c>.</para>
+/// <c>evaluation</c>, <c>step</c>, <c>checkpoint</c>), <c>alive</c> (phase: preparing, loading, evaluating, training,
+/// checkpointing, exporting) when a second has passed since the previous line and the engine made progress
+/// (<see cref="RunPulse"/>) since that line, and last either <c>result</c> or <c>error</c>. A hang is therefore silence.</para>
 /// <para>Stdin: <c>stop</c> cancels (stop after the current step or evaluation batch, checkpoint, report
 /// <c>cancelled</c>); SIGTERM and SIGINT do the same; EOF means the worker died and the process exits at once with
 /// <see cref="ExitStdinClosed"/>.</para>
@@ -93,15 +94,13 @@ static class Attempt
 
         var watchdog = new Thread(() =>
         {
-            var seen = RunPulse.Beats;
             while (true)
             {
                 Thread.Sleep(AliveInterval / 4);
                 if (Volatile.Read(ref finishing) != 0) return;
-                var beats = RunPulse.Beats;
-                if (beats == seen || pipe.SinceLastWrite < AliveInterval) continue;
-                seen = beats;
-                pipe.Write(new AttemptAlive(RunPulse.Phase));
+                var (since, beatsThen) = pipe.LastWrite;
+                if (since >= AliveInterval && RunPulse.Beats != beatsThen)
+                    pipe.Write(new AttemptAlive(RunPulse.Phase));
             }
         }) { IsBackground = true, Name = "attempt-watchdog" };
         watchdog.Start();
@@ -203,9 +202,12 @@ static class Attempt
             return new ProtocolWriter(new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Write, bufferSize: 0));
         }
 
-        public TimeSpan SinceLastWrite
+        private long _beatsAtWrite = RunPulse.Beats;
+
+        /// <summary>Time since the last line, and <see cref="RunPulse.Beats"/> when it was written.</summary>
+        public (TimeSpan Since, long Beats) LastWrite
         {
-            get { lock (_lock) return _sinceWrite.Elapsed; }
+            get { lock (_lock) return (_sinceWrite.Elapsed, _beatsAtWrite); }
         }
 
         public void Write(AttemptMessage message)
@@ -217,6 +219,7 @@ static class Attempt
                 _stream.Write(_newline);
                 _stream.Flush();
                 _sinceWrite.Restart();
+                _beatsAtWrite = RunPulse.Beats;
             }
         }
 
