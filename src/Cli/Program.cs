@@ -38,6 +38,8 @@ try
         "samples" => Samples.Run(Rest()),
         "bench" => Bench.Run(Rest()),
         Bench.ChildVerb => Bench.RunChild(Rest()),
+        Attempt.Verb when args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal) => Attempt.Run(new Args(args.Skip(2)), args[1]),
+        Attempt.Verb => throw new UsageException("attempt needs a spec file: attempt SPEC.json"),
         _ => throw new UsageException($"unknown verb '{args[0]}'"),
     };
 }

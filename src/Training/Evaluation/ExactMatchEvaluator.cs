@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using LoraService.Datasets;
+using LoraService.Training.Pipeline;
 using LoraService.Training.Tokenization;
 
 namespace LoraService.Training.Evaluation;
@@ -12,15 +13,19 @@ public sealed record ExactMatchOptions(int MaxNewTokens = 256, Regex? AnswerPatt
 public static class ExactMatchEvaluator
 {
     /// <param name="generate">Greedy generation supplied by the model side: prompt ids and a token budget in,
-    /// new token ids out (generation may stop early at EOS; anything after EOS is ignored here).</param>
+    /// new token ids out (generation may stop early at EOS; anything after EOS is ignored here). Pass it the same token
+    /// (e.g. <see cref="Models.CausalLM.GenerateGreedy"/>'s) so a cancel also stops a long generation.</param>
+    /// <exception cref="OperationCanceledException">The token was cancelled (checked before every example).</exception>
     public static IReadOnlyDictionary<string, double> Evaluate(
         ITokenizer tokenizer, IReadOnlyList<ExactMatchExample> examples, Func<int[], int, int[]> generate,
-        ExactMatchOptions? options = null)
+        ExactMatchOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new ExactMatchOptions();
         var correct = 0;
         foreach (var example in examples)
         {
+            cancellationToken.ThrowIfCancellationRequested();
+            RunPulse.Beat();
             var prompt = new List<int>();
             if (tokenizer.AddBos && tokenizer.Special.BosId is { } bos) prompt.Add(bos);
             prompt.AddRange(tokenizer.Encode(example.Prompt));

@@ -1,4 +1,5 @@
 using LoraService.Training.Data;
+using LoraService.Training.Pipeline;
 using LoraService.Training.Training;
 using static TorchSharp.torch;
 
@@ -8,8 +9,10 @@ namespace LoraService.Training.Evaluation;
 public static class LossEvaluator
 {
     /// <returns><c>loss</c>, <c>perplexity</c>, <c>token_accuracy</c> (see <see cref="TokenLossAccumulator"/>).</returns>
+    /// <exception cref="OperationCanceledException">The token was cancelled (checked before every batch).</exception>
     public static IReadOnlyDictionary<string, double> Evaluate(
-        nn.Module<Tensor, Tensor> model, IReadOnlyList<TokenizedExample> examples, int batchSize, int padId, Device device)
+        nn.Module<Tensor, Tensor> model, IReadOnlyList<TokenizedExample> examples, int batchSize, int padId, Device device,
+        CancellationToken cancellationToken = default)
     {
         var totals = new TokenLossAccumulator();
         var wasTraining = model.training;
@@ -19,6 +22,8 @@ public static class LossEvaluator
             using var _ = no_grad();
             foreach (var chunk in examples.Chunk(batchSize))
             {
+                cancellationToken.ThrowIfCancellationRequested();
+                RunPulse.Beat();
                 using var scope = NewDisposeScope();
                 var batch = Batching.Collate(chunk, padId, device);
                 var logits = model.call(batch.InputIds);

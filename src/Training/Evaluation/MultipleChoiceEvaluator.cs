@@ -1,5 +1,6 @@
 using LoraService.Datasets;
 using LoraService.Training.Data;
+using LoraService.Training.Pipeline;
 using LoraService.Training.Tokenization;
 using LoraService.Training.Training;
 using static TorchSharp.torch;
@@ -14,11 +15,13 @@ public sealed record MultipleChoiceOptions(int BatchSize = 8, string Delimiter =
 /// <summary>Scores each choice's continuation log-likelihood; reports <c>acc</c> and <c>acc_norm</c> (see <see cref="MultipleChoiceScoring"/>).</summary>
 public static class MultipleChoiceEvaluator
 {
+    /// <exception cref="OperationCanceledException">The token was cancelled (checked before every batch).</exception>
     public static IReadOnlyDictionary<string, double> Evaluate(
         nn.Module<Tensor, Tensor> model, ITokenizer tokenizer, IReadOnlyList<MultipleChoiceExample> examples,
-        Device device, MultipleChoiceOptions? options = null)
+        Device device, MultipleChoiceOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new MultipleChoiceOptions();
+        cancellationToken.ThrowIfCancellationRequested();
         var sequences = examples
             .SelectMany((example, index) => example.Choices.Select(choice => (index, Sequence: Build(tokenizer, example.Context, choice, options))))
             .ToList();
@@ -30,6 +33,8 @@ public static class MultipleChoiceEvaluator
             using var _ = no_grad();
             for (var start = 0; start < sequences.Count; start += options.BatchSize)
             {
+                cancellationToken.ThrowIfCancellationRequested();
+                RunPulse.Beat();
                 using var scope = NewDisposeScope();
                 var chunk = sequences.Skip(start).Take(options.BatchSize).Select(s => s.Sequence).ToList();
                 var batch = Batching.Collate(chunk, tokenizer.Special.PaddingId, device);

@@ -37,7 +37,8 @@ public abstract class CausalLM(string name, ModelConfig config) : nn.Module<Tens
             .ToList();
 
     /// <summary>Greedy decoding with a KV cache; stops after <paramref name="maxNewTokens"/> or at <paramref name="eosId"/> (included).</summary>
-    public int[] GenerateGreedy(int[] prompt, int maxNewTokens, int? eosId = null)
+    /// <exception cref="OperationCanceledException">The token was cancelled (checked before every new token).</exception>
+    public int[] GenerateGreedy(int[] prompt, int maxNewTokens, int? eosId = null, CancellationToken cancellationToken = default)
     {
         if (prompt.Length == 0)
             throw new ArgumentException("the prompt must hold at least one token", nameof(prompt));
@@ -53,6 +54,8 @@ public abstract class CausalLM(string name, ModelConfig config) : nn.Module<Tens
             {
                 if (cache.Length + next.Length > Config.MaxPositions)
                     break;
+                cancellationToken.ThrowIfCancellationRequested();
+                Pipeline.RunPulse.Beat();
                 using var scope = NewDisposeScope();
                 var device = parameters().First().device;
                 var logits = Forward(tensor(next, device: device).unsqueeze(0), cache);

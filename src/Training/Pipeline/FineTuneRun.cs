@@ -38,9 +38,37 @@ public static class FineTuneRun
 
     private sealed record PreparedEval(string Role, Guid Id, string Name, Func<IReadOnlyDictionary<string, double>> Run);
 
+    /// <remarks>
+    /// A cancel is honoured in every phase and never surfaces as <see cref="OperationCanceledException"/>: during data
+    /// preparation, model load or an evaluation (the step-0 baseline included) the run returns
+    /// <see cref="RunOutcome.Cancelled"/> at the next batch, example or phase boundary, keeping the trainer's checkpoints.
+    /// The cancel is checked once more right before export; an export already under way finishes (it is atomic).
+    /// Progress is reported to <see cref="RunPulse"/> throughout.
+    /// </remarks>
     public static FineTuneRunResult Execute(FineTuneRunSpec spec, IFineTuneObserver? observer = null, CancellationToken cancellationToken = default)
     {
         observer ??= FineTuneCallbacks.None;
+        RunPulse.Enter(RunPulse.Preparing);
+        var totalSteps = 0;
+        try
+        {
+            return Execute(spec, observer, cancellationToken, total => totalSteps = total);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Cancelled outside the trainer's step loop (data, model load, evaluation set-up): nothing new was checkpointed.
+            var latest = Directory.Exists(spec.WorkDirectory)
+                ? TrainingCheckpoint.Latest(Path.Combine(spec.WorkDirectory, CheckpointsFolder))
+                : null;
+            var steps = latest is null ? 0 : ReadState(latest).Step;
+            observer.OnEvent("info", latest is null ? "Cancelled before any checkpoint" : $"Cancelled; resuming will start from step {steps} ({latest})");
+            return new FineTuneRunResult(RunOutcome.Cancelled, steps, totalSteps, 0, []);
+        }
+    }
+
+    private static FineTuneRunResult Execute(FineTuneRunSpec spec, IFineTuneObserver observer, CancellationToken cancellationToken,
+        Action<int> knownTotalSteps)
+    {
         var errors = spec.Validate();
         if (errors.Count == 0)
         {
@@ -75,6 +103,8 @@ public static class FineTuneRun
         var training = RunData.Build(RunData.ReadRows(spec.TrainingDataset.Path, spec.TrainingDataset.Format!.Value),
             tokenizer, template, maxLength, h.TrainOnInputs);
         ReportData(observer, "Training set", training);
+        cancellationToken.ThrowIfCancellationRequested();
+        RunPulse.Enter(RunPulse.Loading);
         if (training.Examples.Count == 0)
         {
             observer.OnEvent("warning", "Nothing to train on: the training set holds no example with a scored token");
@@ -91,6 +121,8 @@ public static class FineTuneRun
         var model = CheckpointLoader.Load(spec.ModelDirectory, device);
         try
         {
+            cancellationToken.ThrowIfCancellationRequested();
+            RunPulse.Beat();
             var totalParameters = model.parameters().Sum(p => p.numel());
             observer.OnEvent("info", $"Loaded model {config.Architecture} from {spec.ModelDirectory}: {totalParameters:N0} parameters, " +
                 $"{config.NumLayers} layers, on {device.type.ToString().ToLowerInvariant()} in {model.parameters().First().dtype}");
@@ -113,7 +145,9 @@ public static class FineTuneRun
             var trainableCount = trainable.Sum(p => p.Parameter.numel());
             observer.OnEvent("info", $"{trainableCount:N0} trainable parameters ({100.0 * trainableCount / Math.Max(1, totalParameters):0.###}% of the base model)");
 
-            var evals = PrepareEvals(spec, model, tokenizer, template, maxLength, observer);
+            RunPulse.Enter(RunPulse.Preparing);
+            var evals = PrepareEvals(spec, model, tokenizer, template, maxLength, observer, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
             var setNames = evals.GroupBy(e => e.Id).ToDictionary(g => g.Key, g => g.First().Name);
 
             // ---- train
@@ -156,6 +190,7 @@ public static class FineTuneRun
                     (MetricNames.Epoch, progress.Epoch),
                     (MetricNames.ElapsedSeconds, adjusted.Elapsed.TotalSeconds),
                 ]);
+                knownTotalSteps(progress.TotalSteps);
                 observer.OnStep(adjusted);
             }
 
@@ -193,8 +228,15 @@ public static class FineTuneRun
             }
             if (result.StepsCompleted == 0)
                 return new FineTuneRunResult(RunOutcome.NoSteps, 0, result.TotalSteps, 0, []);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // Trained, not exported: the resumed sitting restores the last checkpoint, evaluates if needed, and exports.
+                observer.OnEvent("info", $"Cancelled before export after step {result.StepsCompleted}; last checkpoint {result.LastCheckpoint ?? "(none)"}");
+                return new FineTuneRunResult(RunOutcome.Cancelled, result.StepsCompleted, result.TotalSteps, tokensSeen, []);
+            }
 
             // ---- export
+            RunPulse.Enter(RunPulse.Exporting);
             var files = Export(spec, model, journal, setNames, result, tokensSeen);
             observer.OnEvent("info", $"Completed {result.StepsCompleted} steps; wrote {files.Count} files to {spec.OutputDirectory}");
             return new FineTuneRunResult(RunOutcome.Completed, result.StepsCompleted, result.TotalSteps, tokensSeen, files);
@@ -227,7 +269,7 @@ public static class FineTuneRun
     }
 
     private static List<PreparedEval> PrepareEvals(FineTuneRunSpec spec, CausalLM model, HfTokenizer tokenizer,
-        ChatTemplate? template, int maxLength, IFineTuneObserver observer)
+        ChatTemplate? template, int maxLength, IFineTuneObserver observer, CancellationToken ct)
     {
         var h = spec.Hyperparameters;
         var device = model.parameters().First().device;
@@ -244,13 +286,15 @@ public static class FineTuneRun
             else
                 evals.Add(new PreparedEval(MetricNames.Validation, validation.Id, "validation", () =>
                 {
-                    var metrics = LossEvaluator.Evaluate(model, data.Examples, batch, padId, device);
+                    var metrics = LossEvaluator.Evaluate(model, data.Examples, batch, padId, device, ct);
                     return new Dictionary<string, double> { ["loss"] = metrics["loss"], ["perplexity"] = metrics["perplexity"] };
                 }));
         }
 
         foreach (var set in spec.EvalSets)
         {
+            ct.ThrowIfCancellationRequested();
+            RunPulse.Beat();
             var role = set.Role == EvalRole.Source ? MetricNames.Source : MetricNames.Target;
             var format = set.Format!.Value;
             var rows = RunData.ReadRows(set.Path, format, spec.MaxEvalExamples);
@@ -267,7 +311,7 @@ public static class FineTuneRun
                     var examples = rows.Cast<MultipleChoiceExample>().ToList();
                     var options = new MultipleChoiceOptions(BatchSize: batch, MaxSequenceLength: model.Config.MaxPositions);
                     observer.OnEvent("info", $"{label}: {examples.Count} questions");
-                    evals.Add(new PreparedEval(role, set.Id, set.Name, () => MultipleChoiceEvaluator.Evaluate(model, tokenizer, examples, device, options)));
+                    evals.Add(new PreparedEval(role, set.Id, set.Name, () => MultipleChoiceEvaluator.Evaluate(model, tokenizer, examples, device, options, ct)));
                     break;
                 }
                 case DatasetFormat.ExactMatch:
@@ -277,7 +321,7 @@ public static class FineTuneRun
                     var options = new ExactMatchOptions(MaxNewTokens: set.MaxNewTokens);
                     observer.OnEvent("info", $"{label}: {examples.Count} prompts, up to {set.MaxNewTokens} new tokens each");
                     evals.Add(new PreparedEval(role, set.Id, set.Name, () =>
-                        ExactMatchEvaluator.Evaluate(tokenizer, examples, (prompt, budget) => model.GenerateGreedy(prompt, budget, eos), options)));
+                        ExactMatchEvaluator.Evaluate(tokenizer, examples, (prompt, budget) => model.GenerateGreedy(prompt, budget, eos, ct), options, ct)));
                     break;
                 }
                 default:
@@ -289,7 +333,7 @@ public static class FineTuneRun
                         observer.OnEvent("warning", $"{label}: no example with a scored token; it is not evaluated");
                         continue;
                     }
-                    evals.Add(new PreparedEval(role, set.Id, set.Name, () => LossEvaluator.Evaluate(model, data.Examples, batch, padId, device)));
+                    evals.Add(new PreparedEval(role, set.Id, set.Name, () => LossEvaluator.Evaluate(model, data.Examples, batch, padId, device, ct)));
                     break;
                 }
             }
@@ -309,17 +353,21 @@ public static class FineTuneRun
             if (spec.Method == FineTuneMethod.Lora)
             {
                 AdapterExporter.Save(model, Path.Combine(staging, AdapterFolder), spec.BaseModelName ?? spec.ModelDirectory);
+                RunPulse.Beat();
                 if (spec.ExportMerged ?? true)
                     CheckpointExporter.Save(model, Path.Combine(staging, MergedFolder), spec.ModelDirectory);
+                RunPulse.Beat();
                 spectral = SpectralAnalysis.ForLora(model);
             }
             else
             {
                 CheckpointExporter.Save(model, Path.Combine(staging, ModelFolder), spec.ModelDirectory);
+                RunPulse.Beat();
                 // ΔW = W_ft − W_0 needs the base weights again; keep them off the accelerator.
                 using var baseModel = CheckpointLoader.Load(spec.ModelDirectory, CPU);
                 spectral = SpectralAnalysis.ForFullFineTune(model, baseModel);
             }
+            RunPulse.Beat();
             var method = spec.Method == FineTuneMethod.Lora ? "lora" : "full";
             var json = FineTuneRunSpec.JsonOptions;
             File.WriteAllText(Path.Combine(staging, SpectralFile), JsonSerializer.Serialize(new SpectralReport(method, spectral), json));

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using LoraService.Training.Data;
+using LoraService.Training.Pipeline;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -73,36 +74,62 @@ public static class Trainer
 
         string Checkpoint()
         {
+            RunPulse.Enter(RunPulse.Checkpointing);
             var directory = TrainingCheckpoint.Save(options.CheckpointDirectory!, state, trainable, optimizer);
             TrainingCheckpoint.Prune(options.CheckpointDirectory!, options.KeepCheckpoints);
             callbacks.OnCheckpoint?.Invoke(state.Step, directory);
+            RunPulse.Enter(RunPulse.Training);
             return directory;
         }
 
-        void Evaluate()
+        // False when a cancel interrupted it (the hook threw OperationCanceledException for our token): the evaluation
+        // of this step is dropped and the caller takes the cancel path, whose checkpoint re-runs it on resume.
+        bool Evaluate()
         {
-            if (callbacks.Evaluate is null || lastEvaluated == state.Step) return;
+            if (callbacks.Evaluate is null || lastEvaluated == state.Step) return true;
+            RunPulse.Enter(RunPulse.Evaluating);
             model.eval();
-            using (no_grad())
-            using (NewDisposeScope())
-                evaluations.Add(new EvaluationPoint(state.Step, callbacks.Evaluate(state.Step)));
-            model.train();
+            try
+            {
+                using (no_grad())
+                using (NewDisposeScope())
+                    evaluations.Add(new EvaluationPoint(state.Step, callbacks.Evaluate(state.Step)));
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return false;
+            }
+            finally
+            {
+                model.train();
+                RunPulse.Enter(RunPulse.Training);
+            }
             lastEvaluated = state.Step;
+            return true;
+        }
+
+        TrainingResult Cancelled()
+        {
+            if (options.CheckpointOnCancel && options.CheckpointDirectory is not null && state.Step > startStep)
+                lastCheckpoint = Checkpoint();
+            return new TrainingResult(TrainingOutcome.Cancelled, state.Step, totalSteps, history, evaluations, lastCheckpoint);
         }
 
         try
         {
             if (options.EvaluateBeforeTraining && state.Step == 0) Evaluate();
+            // A sitting cancelled during a periodic evaluation checkpointed without it: run it now, on the restored
+            // weights (an evaluation hook that already holds this step's results may simply return them).
+            else if (resumeFrom is not null && options.EvalEvery > 0 && state.Step > 0 && state.Step < totalSteps
+                     && state.Step % options.EvalEvery == 0)
+                Evaluate();
+            RunPulse.Enter(RunPulse.Training);
             model.train();
             // ---- fit
             while (state.Step < totalSteps)
             {
                 if (cancellationToken.IsCancellationRequested)
-                {
-                    if (options.CheckpointOnCancel && options.CheckpointDirectory is not null && state.Step > startStep)
-                        lastCheckpoint = Checkpoint();
-                    return new TrainingResult(TrainingOutcome.Cancelled, state.Step, totalSteps, history, evaluations, lastCheckpoint);
-                }
+                    return Cancelled();
 
                 var stepClock = Stopwatch.StartNew();
                 double loss = 0, gradNorm;
@@ -123,6 +150,7 @@ public static class Trainer
                         microLoss.backward();
                         loss += microLoss.item<float>();
                         stepTokens += batch.RealTokens;
+                        RunPulse.Beat();
                     }
                     gradNorm = nn.utils.clip_grad_norm_(parameters,
                         options.MaxGradNorm > 0 ? options.MaxGradNorm : double.PositiveInfinity);
@@ -148,11 +176,15 @@ public static class Trainer
                 history.Add(progress);
                 callbacks.OnStep?.Invoke(progress);
 
-                if (options.EvalEvery > 0 && state.Step % options.EvalEvery == 0) Evaluate();
+                if (options.EvalEvery > 0 && state.Step % options.EvalEvery == 0 && !Evaluate())
+                    continue; // cancelled during the evaluation: the loop head checkpoints this step
                 if (options.CheckpointEvery > 0 && options.CheckpointDirectory is not null && state.Step % options.CheckpointEvery == 0)
                     lastCheckpoint = Checkpoint();
             }
-            Evaluate();
+            // A cancel during (or right after) the final evaluation keeps the last step as a checkpoint: the resumed
+            // sitting then only evaluates and exports.
+            if (!Evaluate() || (cancellationToken.IsCancellationRequested && options.CheckpointOnCancel && options.CheckpointDirectory is not null))
+                return Cancelled();
             return new TrainingResult(TrainingOutcome.Completed, state.Step, totalSteps, history, evaluations, lastCheckpoint);
         }
         finally
