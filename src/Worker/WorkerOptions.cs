@@ -25,6 +25,12 @@ public sealed record WorkerOptions
     /// </summary>
     public double StopGraceSeconds { get; init; } = 60;
 
+    /// <summary>
+    /// Address-space limit (RLIMIT_AS) for each attempt's process in MiB; 0 = none. A run that needs more fails that
+    /// attempt as <c>out_of_memory</c> (libtorch's allocation error) instead of waking the kernel's OOM killer.
+    /// </summary>
+    public int AttemptMemoryLimitMb { get; init; }
+
     public TimeSpan HeartbeatInterval => TimeSpan.FromSeconds(HeartbeatSeconds);
     public TimeSpan Lease => TimeSpan.FromSeconds(LeaseSeconds);
     public TimeSpan HangAfter => TimeSpan.FromSeconds(HangAfterSeconds);
@@ -40,6 +46,7 @@ public sealed record WorkerOptions
         if (LeaseSeconds < 3 * HeartbeatSeconds) errors.Add($"Worker:LeaseSeconds ({LeaseSeconds}) must be at least 3 × Worker:HeartbeatSeconds ({HeartbeatSeconds})");
         if (HangAfterSeconds < 2 * HeartbeatSeconds) errors.Add("Worker:HangAfterSeconds must be at least 2 × Worker:HeartbeatSeconds");
         if (StopGraceSeconds <= 0) errors.Add("Worker:StopGraceSeconds must be positive");
+        if (AttemptMemoryLimitMb is < 0 or > 0 and < 1024) errors.Add("Worker:AttemptMemoryLimitMb must be 0 (no limit) or at least 1024 (the runtime and libtorch alone map about 1 GiB)");
         return errors;
     }
 }

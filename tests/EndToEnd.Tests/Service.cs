@@ -34,6 +34,10 @@ public sealed class Service : IAsyncLifetime
 
     public Task<HostProcess> StartWorkerAsync(string name) => StartAsync("Worker", new Dictionary<string, string> { ["Worker__Name"] = name });
 
+    /// <summary>A worker with extra settings (e.g. a different lease or invisibility timeout).</summary>
+    public Task<HostProcess> StartWorkerAsync(string name, IReadOnlyDictionary<string, string> extra) =>
+        StartAsync("Worker", new Dictionary<string, string>(extra) { ["Worker__Name"] = name });
+
     private async Task<HostProcess> StartAsync(string project, IReadOnlyDictionary<string, string>? extra = null)
     {
         var environment = new Dictionary<string, string>

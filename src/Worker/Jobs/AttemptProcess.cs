@@ -27,11 +27,14 @@ internal sealed class AttemptProcess : IAsyncDisposable
     public TimeSpan Silence => TimeSpan.FromMilliseconds(Environment.TickCount64 - Interlocked.Read(ref _lastOutputTicks));
     public string StderrTail { get { lock (_stderr) return string.Join('\n', _stderr); } }
 
-    public static AttemptProcess Start(string specPath, int attempt, ILogger logger)
+    public static AttemptProcess Start(string specPath, int attempt, int memoryLimitMb, ILogger logger)
     {
         var cli = Path.Combine(AppContext.BaseDirectory, "LoraService.Cli.dll");
         if (!File.Exists(cli)) throw new FileNotFoundException($"The engine CLI is missing next to the worker: {cli}");
-        var start = new ProcessStartInfo(DotnetHost(), [cli, "attempt", specPath])
+        string[] command = [DotnetHost(), cli, "attempt", specPath];
+        // prlimit (util-linux) sets the limit and then execs the command: the pid stays the attempt's own.
+        if (memoryLimitMb > 0) command = ["prlimit", $"--as={memoryLimitMb * 1024L * 1024L}", "--", .. command];
+        var start = new ProcessStartInfo(command[0], command[1..])
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,

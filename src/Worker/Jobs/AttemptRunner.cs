@@ -47,7 +47,7 @@ internal sealed class AttemptRunner(
         AttemptError? error = null;
         int exitCode;
 
-        await using (var child = AttemptProcess.Start(specPath, job.Attempt, logger))
+        await using (var child = AttemptProcess.Start(specPath, job.Attempt, options.AttemptMemoryLimitMb, logger))
         {
             void Stop(StopReason reason, bool kill = false)
             {
