@@ -64,7 +64,7 @@ static class Bench
     }
 
     /// <summary>Re-executes this program with the hidden verb, so peak RSS belongs to one run.</summary>
-    static string RunChildProcess(string[] childArgs, int threads)
+    internal static string RunChildProcess(string[] childArgs, int threads)
     {
         var self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot find this executable");
         var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };

@@ -20,6 +20,10 @@ const string Usage = """
             [--threads N] [--seed N] [--out results.jsonl] [--in-process]
           Training-step throughput of the engine on the shapes of ../shared/bench/torch_ref.py.
           Each (config, mode) runs in a child process; one JSON line per run on stdout.
+
+      bench-pipe [--messages N] [--mode lora|full] [--threads N] [--step-ms MS]
+          Per-step cost of the attempt pipe protocol (serialize + write + flush of a step line into a real pipe that
+          another thread parses) against the step time of the bench small config (or --step-ms); one JSON line.
     """;
 
 try
@@ -38,6 +42,7 @@ try
         "samples" => Samples.Run(Rest()),
         "bench" => Bench.Run(Rest()),
         Bench.ChildVerb => Bench.RunChild(Rest()),
+        BenchPipe.Verb => BenchPipe.Run(Rest()),
         Attempt.Verb when args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal) => Attempt.Run(new Args(args.Skip(2)), args[1]),
         Attempt.Verb => throw new UsageException("attempt needs a spec file: attempt SPEC.json"),
         _ => throw new UsageException($"unknown verb '{args[0]}'"),

@@ -145,6 +145,30 @@ public sealed class AttemptTests : IDisposable
     }
 
     [Fact]
+    public void A_long_baseline_evaluation_sends_alive_lines_and_a_stop_during_it_cancels_without_a_step()
+    {
+        Spec(steps: 4, checkpointEvery: 1);
+        var rows = Enumerable.Range(0, 30000).Select(i => $$"""{"text": "The river {{i}} runs past the old mill and on to the sea."}""");
+        File.WriteAllLines(Path.Combine(_dir, "valid.jsonl"), rows);
+        var spec = File.ReadAllText(Path.Combine(_dir, "spec.json")).Replace("\"eval_sets\"",
+            "\"validation_dataset\": { \"id\": \"00000000-0000-0000-0000-000000000003\", \"path\": \"valid.jsonl\" }, \"eval_sets\"")
+            .Replace("\"max_eval_examples\": 6", "\"max_eval_examples\": 0");
+        File.WriteAllText(Path.Combine(_dir, "spec.json"), spec);
+
+        using var child = new Child(_dir, "spec.json");
+        Assert.Equal("evaluating", child.WaitFor<AttemptAlive>().Phase);
+        child.Process.StandardInput.WriteLine(AttemptProtocol.StopCommand);
+        child.Process.StandardInput.Flush();
+        var messages = child.ReadToEnd();
+
+        Assert.True(child.Process.ExitCode == 0, child.Stderr);
+        var result = Assert.IsType<AttemptResult>(messages[^1]);
+        Assert.Equal("cancelled", result.Outcome);
+        Assert.Equal(0, result.StepsCompleted);
+        Assert.DoesNotContain(messages, m => m is AttemptStep or AttemptEvaluation or AttemptCheckpoint);
+    }
+
+    [Fact]
     public void Stop_on_stdin_ends_the_attempt_after_the_current_step_with_a_checkpoint_and_a_cancelled_result()
     {
         using var child = new Child(_dir, Spec(steps: 5000, checkpointEvery: 0));

@@ -100,8 +100,8 @@ public static class FineTuneRun
         var template = usesMessages ? ChatTemplates.Resolve(h.ChatTemplate, tokenizer.ChatTemplate) : null;
         if (template is not null) observer.OnEvent("info", $"Chat template: {template.Name}");
 
-        var training = RunData.Build(RunData.ReadRows(spec.TrainingDataset.Path, spec.TrainingDataset.Format!.Value),
-            tokenizer, template, maxLength, h.TrainOnInputs);
+        var training = RunData.Build(RunData.ReadRows(spec.TrainingDataset.Path, spec.TrainingDataset.Format!.Value, 0, cancellationToken),
+            tokenizer, template, maxLength, h.TrainOnInputs, cancellationToken);
         ReportData(observer, "Training set", training);
         cancellationToken.ThrowIfCancellationRequested();
         RunPulse.Enter(RunPulse.Loading);
@@ -279,7 +279,7 @@ public static class FineTuneRun
 
         if (spec.ValidationDataset is { } validation)
         {
-            var data = RunData.Build(RunData.ReadRows(validation.Path, validation.Format!.Value, spec.MaxEvalExamples), tokenizer, template, maxLength, h.TrainOnInputs);
+            var data = RunData.Build(RunData.ReadRows(validation.Path, validation.Format!.Value, spec.MaxEvalExamples, ct), tokenizer, template, maxLength, h.TrainOnInputs, ct);
             ReportData(observer, "Validation set", data);
             if (data.Examples.Count == 0)
                 observer.OnEvent("warning", "Validation set: no example with a scored token; it is not evaluated");
@@ -297,7 +297,7 @@ public static class FineTuneRun
             RunPulse.Beat();
             var role = set.Role == EvalRole.Source ? MetricNames.Source : MetricNames.Target;
             var format = set.Format!.Value;
-            var rows = RunData.ReadRows(set.Path, format, spec.MaxEvalExamples);
+            var rows = RunData.ReadRows(set.Path, format, spec.MaxEvalExamples, ct);
             var label = $"Eval set '{set.Name}' ({role}, {format.ToWireName()})";
             if (rows.Count == 0)
             {
@@ -326,7 +326,7 @@ public static class FineTuneRun
                 }
                 default:
                 {
-                    var data = RunData.Build(rows, tokenizer, template, maxLength, h.TrainOnInputs);
+                    var data = RunData.Build(rows, tokenizer, template, maxLength, h.TrainOnInputs, ct);
                     ReportData(observer, label, data);
                     if (data.Examples.Count == 0)
                     {

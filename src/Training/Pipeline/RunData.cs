@@ -14,10 +14,11 @@ public sealed record PreparedExamples(IReadOnlyList<TokenizedExample> Examples, 
 public static class RunData
 {
     /// <summary>The rows of a JSONL file, at most <paramref name="limit"/> (0 = all), in file order.</summary>
-    public static List<DatasetExample> ReadRows(string path, DatasetFormat format, int limit = 0)
+    /// <remarks>Every row counts as progress (<see cref="RunPulse"/>); a cancel is checked before each row.</remarks>
+    public static List<DatasetExample> ReadRows(string path, DatasetFormat format, int limit = 0, CancellationToken cancellationToken = default)
     {
         using var stream = File.OpenRead(path);
-        var rows = DatasetReader.Read(stream, format);
+        var rows = DatasetReader.Read(stream, format).Select(row => Progress(row, cancellationToken));
         return (limit > 0 ? rows.Take(limit) : rows).ToList();
     }
 
@@ -42,19 +43,21 @@ public static class RunData
     /// Text rows are packed into blocks of <paramref name="maxSequenceLength"/>; prompt_completion and messages rows
     /// become one example each, cut to the maximum length, and are dropped when nothing is left to score.
     /// </summary>
+    /// <remarks>Every row counts as progress (<see cref="RunPulse"/>); a cancel is checked before each row.</remarks>
     public static PreparedExamples Build(IReadOnlyList<DatasetExample> rows, ITokenizer tokenizer, ChatTemplate? template,
-        int maxSequenceLength, bool trainOnInputs)
+        int maxSequenceLength, bool trainOnInputs, CancellationToken cancellationToken = default)
     {
         if (rows.Count > 0 && rows.All(r => r is TextExample))
         {
             var packer = new ExampleBuilder(tokenizer, new ExampleOptions(maxSequenceLength, trainOnInputs), template);
-            return new PreparedExamples(packer.PackText(rows.Cast<TextExample>()), rows.Count, 0, 0);
+            return new PreparedExamples(packer.PackText(rows.Cast<TextExample>().Select(row => Progress(row, cancellationToken))), rows.Count, 0, 0);
         }
         var builder = new ExampleBuilder(tokenizer, new ExampleOptions(int.MaxValue, trainOnInputs), template);
         var examples = new List<TokenizedExample>();
         int truncated = 0, dropped = 0;
         foreach (var row in rows)
         {
+            Progress(row, cancellationToken);
             var example = row switch
             {
                 PromptCompletionExample pc => builder.PromptCompletion(pc),
@@ -70,5 +73,12 @@ public static class RunData
             else dropped++;
         }
         return new PreparedExamples(examples, rows.Count, truncated, dropped);
+    }
+
+    private static T Progress<T>(T row, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        RunPulse.Beat();
+        return row;
     }
 }
