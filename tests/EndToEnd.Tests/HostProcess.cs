@@ -12,13 +12,15 @@ public sealed class HostProcess : IAsyncDisposable
     private HostProcess(Process process) => _process = process;
 
     public string Url { get; private init; } = "";
+    public int Port => new Uri(Url).Port;
     public int Pid => _process.Id;
     public bool HasExited => _disposed || _process.HasExited;
     public string Output { get { lock (_output) return _output.ToString(); } }
 
-    public static async Task<HostProcess> StartAsync(string project, IReadOnlyDictionary<string, string> environment)
+    /// <summary>Starts the host and waits until /health/ready answers; <paramref name="port"/> reuses a port (an API restart).</summary>
+    public static async Task<HostProcess> StartAsync(string project, IReadOnlyDictionary<string, string> environment, int? port = null)
     {
-        var port = LoraService.TestSupport.LoopbackPort.Free();
+        port ??= LoraService.TestSupport.LoopbackPort.Free();
         var dll = HostDll(project);
         var start = new ProcessStartInfo("dotnet", [dll])
         {
@@ -59,6 +61,16 @@ public sealed class HostProcess : IAsyncDisposable
         using var cts = new CancellationTokenSource(timeout);
         await _process.WaitForExitAsync(cts.Token);
     }
+
+    /// <summary>Sends SIGTERM and returns at once (the process shuts down in the background).</summary>
+    public void Terminate()
+    {
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    /// <summary>The exit code once exited; null while running.</summary>
+    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
 
     /// <summary>SIGKILL: no shutdown hooks, no final writes — a crash.</summary>
     public void Kill()
