@@ -72,6 +72,56 @@ public sealed class HostProcess : IAsyncDisposable
     /// <summary>The exit code once exited; null while running.</summary>
     public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
 
+    /// <summary>
+    /// SIGKILL to this process only, as the kernel's OOM killer or a node failure would do it: its children (attempt
+    /// processes) are not killed with it. Returns their pids, read just before the kill, so a test can check they go too.
+    /// </summary>
+    public IReadOnlyList<int> Crash()
+    {
+        var children = Descendants(_process.Id);
+        using (var kill = Process.Start("kill", ["-KILL", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) kill.WaitForExit();
+        _process.WaitForExit();
+        return children;
+    }
+
+    /// <summary>Kills a process this test started (e.g. an orphaned attempt process), by pid, if it is still ours: alive and a LoraService process.</summary>
+    public static bool KillIfOurs(int pid)
+    {
+        try
+        {
+            var cmdline = File.ReadAllText($"/proc/{pid}/cmdline");
+            if (!cmdline.Contains("LoraService", StringComparison.Ordinal)) return false;
+            using var process = Process.GetProcessById(pid);
+            process.Kill();
+            return true;
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private static List<int> Descendants(int pid)
+    {
+        var found = new List<int>();
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                var file = Path.Combine(task, "children");
+                if (!File.Exists(file)) continue;
+                foreach (var child in File.ReadAllText(file).Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse))
+                {
+                    found.Add(child);
+                    found.AddRange(Descendants(child));
+                }
+            }
+        }
+        catch (IOException) { } // the process went meanwhile
+        catch (UnauthorizedAccessException) { }
+        return found;
+    }
+
     /// <summary>SIGKILL: no shutdown hooks, no final writes — a crash.</summary>
     public void Kill()
     {

@@ -16,6 +16,7 @@ public sealed class LifecycleScenarioTests(Service service) : IClassFixture<Serv
     private const string Model = "scenario-llama";
     private readonly List<HostProcess> _workers = [];
     private readonly List<Guid> _jobs = [];
+    private readonly List<int> _orphans = [];
     private Guid _train;
 
     public async Task InitializeAsync()
@@ -36,6 +37,8 @@ public sealed class LifecycleScenarioTests(Service service) : IClassFixture<Serv
             catch (HttpRequestException) { }
         }
         foreach (var worker in _workers) await worker.DisposeAsync();
+        // Children of a SIGKILLed worker should have exited on their own; never leave one behind.
+        foreach (var pid in _orphans) HostProcess.KillIfOurs(pid);
     }
 
     private async Task<HostProcess> StartWorkerAsync(string name, IReadOnlyDictionary<string, string>? settings = null)
@@ -91,14 +94,16 @@ public sealed class LifecycleScenarioTests(Service service) : IClassFixture<Serv
     public async Task A_replacement_worker_with_a_short_invisibility_timeout_neither_strands_a_killed_job_nor_drops_a_healthy_one()
     {
         var doomed = await StartWorkerAsync("inv-doomed");
-        var orphan = await CreateAsync(Spec(steps: 150));
+        var orphan = await CreateAsync(Spec(steps: 600, checkpointEvery: 50));
         var atDoomed = await WaitAsync(orphan, j => Status(j) == "running" && Step(j) >= 2, 120, "the first job running");
         Assert.StartsWith("inv-doomed", Holder(atDoomed));
         await StartWorkerAsync("inv-healthy");
-        var healthy = await CreateAsync(Spec(steps: 150));
+        // Long enough that the short-invisibility worker, once it has finished the orphan, finds this job's queue entry
+        // "abandoned" (fetched more than 2 s ago) while the healthy worker is still running it.
+        var healthy = await CreateAsync(Spec(steps: 3000, checkpointEvery: 500));
         await WaitAsync(healthy, j => Status(j) == "running" && Step(j) >= 2 && Holder(j).StartsWith("inv-healthy", StringComparison.Ordinal), 120, "the second job running on the healthy worker");
 
-        doomed.Kill();
+        _orphans.AddRange(doomed.Crash());
         await StartWorkerAsync("inv-short", FaultHarness.ShortInvisibilitySettings);
 
         var rescued = await WaitAsync(orphan, j => Status(j) == "succeeded", 240, "the killed worker's job to finish elsewhere");
@@ -113,11 +118,11 @@ public sealed class LifecycleScenarioTests(Service service) : IClassFixture<Serv
     public async Task Takeover_after_kill_9_is_bounded_by_the_lease_not_the_invisibility_timeout()
     {
         var doomed = await StartWorkerAsync("lease-doomed");
-        var id = await CreateAsync(Spec(steps: 150));
+        var id = await CreateAsync(Spec(steps: 1000, checkpointEvery: 20));
         await WaitAsync(id, j => Status(j) == "running" && Step(j) >= 2, 120, "the job running");
         await StartWorkerAsync("lease-rescuer");
 
-        doomed.Kill();
+        _orphans.AddRange(doomed.Crash());
         var clock = Stopwatch.StartNew();
         var resumed = await WaitAsync(id, j => Status(j) == "running" && Holder(j).StartsWith("lease-rescuer", StringComparison.Ordinal), 60, "the job running again on the rescuer");
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"takeover took {clock.Elapsed.TotalSeconds:0.0} s with LeaseSeconds=3 (invisibility 120 s): {resumed}");
@@ -174,7 +179,7 @@ public sealed class LifecycleScenarioTests(Service service) : IClassFixture<Serv
         var doomed = await StartWorkerAsync("stale-doomed");
         var id = await CreateAsync(Spec(steps: 300));
         await WaitAsync(id, j => Status(j) == "running" && Step(j) >= 2, 120, "the job running");
-        doomed.Kill(); // and no other worker: nothing takes the job over, the row still says running
+        _orphans.AddRange(doomed.Crash()); // and no other worker: nothing takes the job over, the row still says running
 
         var job = await PollAsync(id, j => j.TryGetProperty("holder", out var h) && h.ValueKind == JsonValueKind.Object
             && h.TryGetProperty("stale", out var s) && s.ValueKind == JsonValueKind.True, 15);
@@ -189,9 +194,9 @@ public sealed class LifecycleScenarioTests(Service service) : IClassFixture<Serv
         // MaxAttempts 1: the first crash fails the job instead of resuming it.
         var settings = new Dictionary<string, string>(FaultHarness.WorkerSettings) { ["Worker__MaxAttempts"] = "1" };
         var doomed = await StartWorkerAsync("retry-doomed", settings);
-        var id = await CreateAsync(Spec(steps: 60, checkpointEvery: 5));
+        var id = await CreateAsync(Spec(steps: 400, checkpointEvery: 5));
         await WaitAsync(id, j => Status(j) == "running" && Step(j) >= 12, 120, "two checkpoints");
-        doomed.Kill();
+        _orphans.AddRange(doomed.Crash());
         await StartWorkerAsync("retry-reaper", settings);
         var failed = await PollTerminalAsync(id, 60);
         Assert.True(Status(failed) == "failed", $"expected failed after the attempt limit: {failed}\n{Describe(await EventsAsync(id))}");

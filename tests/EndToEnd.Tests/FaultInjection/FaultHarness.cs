@@ -12,6 +12,8 @@ public sealed class WorkerSlot(string name, HostProcess host, string kind)
     public HostProcess Host { get; } = host;
     public string Kind { get; } = kind;
     public string? Fault { get; set; }
+    /// <summary>The worker's child processes when it was killed with SIGKILL: they must not outlive it for long.</summary>
+    public IReadOnlyList<int> Orphans { get; set; } = [];
 }
 
 /// <summary>

@@ -99,6 +99,10 @@ public sealed class FaultInjectionTests(ITestOutputHelper output)
             // e. No worker died except those the schedule killed or stopped.
             foreach (var worker in harness.Workers.Where(w => w.Fault is null && w.Host.HasExited))
                 violations.Add((Guid.Empty, $"e: worker {worker.Name} ({worker.Kind}) exited (code {worker.Host.ExitCode}) without being killed:\n{Tail(worker.Host.Output)}"));
+            // A killed worker's attempt processes notice it (their pipe closes) and exit; none may run on unsupervised.
+            foreach (var worker in harness.Workers.Where(w => w.Orphans.Count > 0))
+                foreach (var orphan in worker.Orphans.Where(HostProcess.KillIfOurs))
+                    violations.Add((Guid.Empty, $"e: process {orphan}, a child of the killed worker {worker.Name}, was still running at the end"));
             if (service.Api.HasExited) violations.Add((Guid.Empty, $"e: the API exited:\n{Tail(service.Api.Output)}"));
 
             var report = await ReportAsync(plan, violations, jobs, invariants, harness);
@@ -153,7 +157,7 @@ public sealed class FaultInjectionTests(ITestOutputHelper output)
                 {
                     var kill = fault.Kind == FaultKind.KillWorker;
                     victim.Fault = kill ? "kill -9" : "SIGTERM";
-                    if (kill) victim.Host.Kill();
+                    if (kill) victim.Orphans = victim.Host.Crash();
                     else victim.Host.Terminate();
                     harness.Count(kill ? "kill-9" : "sigterm");
                     Log($"{victim.Fault} worker {victim.Name} (pid {victim.Host.Pid}); starting a replacement");
@@ -161,6 +165,14 @@ public sealed class FaultInjectionTests(ITestOutputHelper output)
                     break;
                 }
                 case FaultKind.StartShortInvisibilityWorker:
+                    // It joins the others; past one extra worker, a random one leaves (SIGTERM) to keep the machine's load bounded.
+                    if (harness.Workers.Count(w => w.Fault is null && !w.Host.HasExited) > plan.Workers && harness.PickLiveWorker(random) is { } leaving)
+                    {
+                        leaving.Fault = "SIGTERM";
+                        leaving.Host.Terminate();
+                        harness.Count("sigterm");
+                        Log($"SIGTERM worker {leaving.Name} (pid {leaving.Host.Pid}) to make room");
+                    }
                     harness.Count("short-invisibility-worker");
                     Log("starting a worker with InvisibilityTimeout 2 s and LeaseSeconds 5");
                     harness.StartWorkerInBackground("short-invisibility");

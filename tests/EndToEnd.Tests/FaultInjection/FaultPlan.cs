@@ -36,9 +36,9 @@ public sealed record FaultPlan(int Seed, string Profile, TimeSpan Duration, int 
         var minutes = string.IsNullOrWhiteSpace(minutesText) ? 30 : double.Parse(minutesText, CultureInfo.InvariantCulture);
         return profile switch
         {
-            "ci" => new FaultPlan(seed, profile, TimeSpan.Zero, Workers: 2, JobsPerRound: 20, Steps: 10, CheckpointEvery: 3, DistinctSpecs: 3,
+            "ci" => new FaultPlan(seed, profile, TimeSpan.Zero, Workers: 2, JobsPerRound: 20, Steps: 40, CheckpointEvery: 7, DistinctSpecs: 3,
                 Window: TimeSpan.FromSeconds(75), TerminalBound: TimeSpan.FromMinutes(3)),
-            "soak" => new FaultPlan(seed, profile, TimeSpan.FromMinutes(minutes), Workers: 3, JobsPerRound: 20, Steps: 16, CheckpointEvery: 3, DistinctSpecs: 4,
+            "soak" => new FaultPlan(seed, profile, TimeSpan.FromMinutes(minutes), Workers: 3, JobsPerRound: 20, Steps: 60, CheckpointEvery: 7, DistinctSpecs: 4,
                 Window: TimeSpan.FromSeconds(120), TerminalBound: TimeSpan.FromMinutes(5)),
             _ => throw new InvalidOperationException($"LORA_FAULTS_PROFILE must be ci or soak, not '{profile}'."),
         };
@@ -54,9 +54,11 @@ public sealed record FaultPlan(int Seed, string Profile, TimeSpan Duration, int 
             var kind = (i % 7) switch { 2 => FaultKind.CreateAndCancelAtOnce, 5 => FaultKind.CreateAndCancelAfterFirstStep, _ => FaultKind.CreateJob };
             events.Add(new FaultEvent(TimeSpan.FromMilliseconds(random.NextDouble() * creationSpan), kind, random.Next(DistinctSpecs)));
         }
-        // Every kind of fault at least once per round, then a few more drawn at random.
+        // Every kind of fault at least once per round, then a few more drawn at random (API restarts stay at one a
+        // round: each stalls the schedule for several seconds).
         FaultKind[] faults = [FaultKind.KillWorker, FaultKind.TerminateWorker, FaultKind.StartShortInvisibilityWorker, FaultKind.RestartApi, FaultKind.CancelRandomJob, FaultKind.CancelRandomJob];
-        var extra = Enumerable.Range(0, 4).Select(_ => faults[random.Next(faults.Length)]);
+        FaultKind[] more = [FaultKind.KillWorker, FaultKind.KillWorker, FaultKind.TerminateWorker, FaultKind.StartShortInvisibilityWorker, FaultKind.CancelRandomJob, FaultKind.CancelRandomJob];
+        var extra = Enumerable.Range(0, 5).Select(_ => more[random.Next(more.Length)]);
         foreach (var kind in faults.Concat(extra))
             events.Add(new FaultEvent(TimeSpan.FromMilliseconds((0.1 + 0.9 * random.NextDouble()) * Window.TotalMilliseconds), kind, 0));
         return [.. events.OrderBy(e => e.At)];
