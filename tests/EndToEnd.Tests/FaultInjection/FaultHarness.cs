@@ -65,8 +65,18 @@ public sealed class FaultHarness(Service service, Action<string> log)
     /// <summary>Starts a worker in the background (a replacement), so the schedule does not wait for it.</summary>
     public void StartWorkerInBackground(string kind = "normal")
     {
-        lock (_lock) _background.Add(Task.Run(() => StartWorkerAsync(kind)));
+        Interlocked.Increment(ref _starting);
+        lock (_lock) _background.Add(Task.Run(async () =>
+        {
+            try { await StartWorkerAsync(kind); }
+            finally { Interlocked.Decrement(ref _starting); }
+        }));
     }
+
+    private int _starting;
+
+    /// <summary>Workers up and not meant to die, plus those still starting.</summary>
+    public int LiveOrStarting => Workers.Count(w => w.Fault is null && !w.Host.HasExited) + Volatile.Read(ref _starting);
 
     public void Background(Func<Task> work)
     {

@@ -166,7 +166,7 @@ public sealed class FaultInjectionTests(ITestOutputHelper output)
                 }
                 case FaultKind.StartShortInvisibilityWorker:
                     // It joins the others; past one extra worker, a random one leaves (SIGTERM) to keep the machine's load bounded.
-                    if (harness.Workers.Count(w => w.Fault is null && !w.Host.HasExited) > plan.Workers && harness.PickLiveWorker(random) is { } leaving)
+                    if (harness.LiveOrStarting > plan.Workers && harness.PickLiveWorker(random) is { } leaving)
                     {
                         leaving.Fault = "SIGTERM";
                         leaving.Host.Terminate();

@@ -36,8 +36,8 @@ public sealed record FaultPlan(int Seed, string Profile, TimeSpan Duration, int 
         var minutes = string.IsNullOrWhiteSpace(minutesText) ? 30 : double.Parse(minutesText, CultureInfo.InvariantCulture);
         return profile switch
         {
-            "ci" => new FaultPlan(seed, profile, TimeSpan.Zero, Workers: 2, JobsPerRound: 20, Steps: 40, CheckpointEvery: 7, DistinctSpecs: 3,
-                Window: TimeSpan.FromSeconds(75), TerminalBound: TimeSpan.FromMinutes(3)),
+            "ci" => new FaultPlan(seed, profile, TimeSpan.Zero, Workers: 2, JobsPerRound: 20, Steps: 40, CheckpointEvery: 7, DistinctSpecs: 2,
+                Window: TimeSpan.FromSeconds(75), TerminalBound: TimeSpan.FromSeconds(150)),
             "soak" => new FaultPlan(seed, profile, TimeSpan.FromMinutes(minutes), Workers: 3, JobsPerRound: 20, Steps: 60, CheckpointEvery: 7, DistinctSpecs: 4,
                 Window: TimeSpan.FromSeconds(120), TerminalBound: TimeSpan.FromMinutes(5)),
             _ => throw new InvalidOperationException($"LORA_FAULTS_PROFILE must be ci or soak, not '{profile}'."),
