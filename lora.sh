@@ -56,6 +56,30 @@ pg_tool() { command -v "$1" 2>/dev/null || echo "$(pg_bin)/$1"; }
 
 stop_postgres() { as_pg "$(pg_bin)/pg_ctl" -D "$1" -m fast -w stop >/dev/null 2>&1 || true; }
 
+# supervise NAME COMMAND...: runs COMMAND and restarts it when it exits, with a growing back-off;
+# gives up (returns 1) after 5 restarts within a minute. TERM stops the command and the supervisor.
+supervise() {
+  local name=$1 child=0 code now n restarts=()
+  shift
+  trap 'trap - TERM INT; [ "$child" -gt 0 ] && kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' TERM INT
+  while :; do
+    "$@" & child=$!
+    code=0; wait "$child" || code=$?
+    child=0
+    now=$(date +%s)
+    n=0; local recent=()
+    for t in "${restarts[@]}"; do [ $((now - t)) -lt 60 ] && recent+=("$t") && n=$((n + 1)); done
+    restarts=("${recent[@]}")
+    if [ "$n" -ge 5 ]; then
+      log "$name exited (code $code) after $n restarts within a minute; giving up"
+      return 1
+    fi
+    restarts+=("$now")
+    log "$name exited (code $code); restarting in $((n + 1)) s"
+    sleep $((n + 1)) & wait $! || true
+  done
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 cmd_up() {
@@ -97,23 +121,35 @@ cmd_up() {
   [ -d "$data_dir/samples" ] || $cli samples --out "$data_dir/samples" >/dev/null
   [ -d "$Lora__ModelsPath/tiny-llama" ] || $cli create-model --arch llama --out "$Lora__ModelsPath/tiny-llama" --hidden 64 --layers 2 --heads 4 --positions 256 >/dev/null
   # Each host runs from its output folder, so it finds its appsettings.json and static files.
-  (cd src/Api/bin/Release/net10.0 && ASPNETCORE_URLS=$api_url exec dotnet LoraService.Api.dll) & pids+=($!)
+  # Each runs under a supervisor that restarts it when it exits (a killed worker must not stop the API or PostgreSQL).
+  supervise api bash -c "cd src/Api/bin/Release/net10.0 && ASPNETCORE_URLS=$api_url exec dotnet LoraService.Api.dll" & pids+=($!)
   # Transparent huge pages for glibc malloc: CPU training spends most of its time faulting freed memory back in otherwise.
   ASPNETCORE_URLS=$worker_url Worker__Device=${Worker__Device:-cpu} GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1} \
-    bash -c 'cd src/Worker/bin/Release/net10.0 && exec dotnet LoraService.Worker.dll' & pids+=($!)
+    supervise worker bash -c 'cd src/Worker/bin/Release/net10.0 && exec dotnet LoraService.Worker.dll' & pids+=($!)
 
   for _ in $(seq 1 120); do
     curl -fs "$api_url/health/ready" >/dev/null 2>&1 && break
     sleep 1
   done
   curl -fs "$api_url/health/ready" >/dev/null || { log "the API did not become ready"; exit 1; }
+  # The worker registers the models folder once the API has created the tables: wait for it, so the quickstart's first call lists tiny-llama.
+  local models=""
+  for _ in $(seq 1 120); do
+    models=$(curl -fs -H "Authorization: Bearer $Auth__AdminKey" "$api_url/api/v1/models" 2>/dev/null || true)
+    [[ $models == *'"tiny-llama"'* ]] && break
+    sleep 1
+  done
+  [[ $models == *'"tiny-llama"'* ]] || { log "the worker did not register the base model tiny-llama within 120 s (GET /api/v1/models: ${models:-no answer}); see the worker's log above"; exit 1; }
   log "API        $api_url   (Swagger UI: $api_url/swagger, queue dashboard: $api_url/hangfire)"
   log "worker     $worker_url/health/ready"
   log "dashboard  $api_url/dashboard/"
   log "admin key  $Auth__AdminKey   (stored in $data_dir/admin-key)"
   log "samples    $data_dir/samples/*.jsonl; base model tiny-llama in $Lora__ModelsPath"
   log "Ctrl-C stops everything"
-  wait -n "${pids[@]}"
+  # A supervisor returns only when it gave up on its process.
+  wait -n "${pids[@]}" || true
+  log "stopping everything: a supervised process kept exiting"
+  exit 1
 }
 
 cmd_test() {

@@ -12,13 +12,15 @@ public sealed class HostProcess : IAsyncDisposable
     private HostProcess(Process process) => _process = process;
 
     public string Url { get; private init; } = "";
+    public int Port => new Uri(Url).Port;
     public int Pid => _process.Id;
     public bool HasExited => _disposed || _process.HasExited;
     public string Output { get { lock (_output) return _output.ToString(); } }
 
-    public static async Task<HostProcess> StartAsync(string project, IReadOnlyDictionary<string, string> environment)
+    /// <summary>Starts the host and waits until /health/ready answers; <paramref name="port"/> reuses a port (an API restart).</summary>
+    public static async Task<HostProcess> StartAsync(string project, IReadOnlyDictionary<string, string> environment, int? port = null)
     {
-        var port = LoraService.TestSupport.LoopbackPort.Free();
+        port ??= LoraService.TestSupport.LoopbackPort.Free();
         var dll = HostDll(project);
         var start = new ProcessStartInfo("dotnet", [dll])
         {
@@ -58,6 +60,66 @@ public sealed class HostProcess : IAsyncDisposable
         using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) kill.WaitForExit();
         using var cts = new CancellationTokenSource(timeout);
         await _process.WaitForExitAsync(cts.Token);
+    }
+
+    /// <summary>Sends SIGTERM and returns at once (the process shuts down in the background).</summary>
+    public void Terminate()
+    {
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    /// <summary>The exit code once exited; null while running.</summary>
+    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+
+    /// <summary>
+    /// SIGKILL to this process only, as the kernel's OOM killer or a node failure would do it: its children (attempt
+    /// processes) are not killed with it. Returns their pids, read just before the kill, so a test can check they go too.
+    /// </summary>
+    public IReadOnlyList<int> Crash()
+    {
+        var children = Descendants(_process.Id);
+        using (var kill = Process.Start("kill", ["-KILL", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) kill.WaitForExit();
+        _process.WaitForExit();
+        return children;
+    }
+
+    /// <summary>Kills a process this test started (e.g. an orphaned attempt process), by pid, if it is still ours: alive and a LoraService process.</summary>
+    public static bool KillIfOurs(int pid)
+    {
+        try
+        {
+            var cmdline = File.ReadAllText($"/proc/{pid}/cmdline");
+            if (!cmdline.Contains("LoraService", StringComparison.Ordinal)) return false;
+            using var process = Process.GetProcessById(pid);
+            process.Kill();
+            return true;
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private static List<int> Descendants(int pid)
+    {
+        var found = new List<int>();
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                var file = Path.Combine(task, "children");
+                if (!File.Exists(file)) continue;
+                foreach (var child in File.ReadAllText(file).Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse))
+                {
+                    found.Add(child);
+                    found.AddRange(Descendants(child));
+                }
+            }
+        }
+        catch (IOException) { } // the process went meanwhile
+        catch (UnauthorizedAccessException) { }
+        return found;
     }
 
     /// <summary>SIGKILL: no shutdown hooks, no final writes — a crash.</summary>

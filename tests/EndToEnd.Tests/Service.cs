@@ -38,7 +38,15 @@ public sealed class Service : IAsyncLifetime
     public Task<HostProcess> StartWorkerAsync(string name, IReadOnlyDictionary<string, string> extra) =>
         StartAsync("Worker", new Dictionary<string, string>(extra) { ["Worker__Name"] = name });
 
-    private async Task<HostProcess> StartAsync(string project, IReadOnlyDictionary<string, string>? extra = null)
+    /// <summary>Stops the API (SIGTERM) and starts a new one on the same port, so <see cref="Client"/> keeps working.</summary>
+    public async Task RestartApiAsync()
+    {
+        var port = Api.Port;
+        await Api.StopAsync(TimeSpan.FromSeconds(30));
+        Api = await StartAsync("Api", port: port);
+    }
+
+    private async Task<HostProcess> StartAsync(string project, IReadOnlyDictionary<string, string>? extra = null, int? port = null)
     {
         var environment = new Dictionary<string, string>
         {
@@ -55,7 +63,7 @@ public sealed class Service : IAsyncLifetime
             ["Serilog__MinimumLevel__Override__Microsoft"] = "Warning",
         };
         foreach (var (key, value) in extra ?? new Dictionary<string, string>()) environment[key] = value;
-        var host = await HostProcess.StartAsync(project, environment);
+        var host = await HostProcess.StartAsync(project, environment, port);
         _hosts.Add(host);
         return host;
     }
