@@ -7,7 +7,7 @@ namespace LoraService.EndToEnd.Tests;
 
 /// <summary>
 /// One job's fault fails that attempt only: a native crash, a hang and an out-of-memory error in the attempt's child
-/// process leave the worker running, and the job resumes from its checkpoint until Worker:MaxAttempts. Faults are
+/// process leave the worker running, and the job resumes from its checkpoint until the job's max_attempts. Faults are
 /// injected with the engine's failpoints (LORA_FAILPOINT, inherited by the attempt process).
 /// </summary>
 public sealed class AttemptFaultTests(Service service) : IClassFixture<Service>
@@ -81,11 +81,11 @@ public sealed class AttemptFaultTests(Service service) : IClassFixture<Service>
         Guid id;
         await using (var worker = await service.StartWorkerAsync("oom-worker", new Dictionary<string, string>
         {
-            ["LORA_FAILPOINT"] = "oom@3", ["Worker__MaxAttempts"] = "2",
+            ["LORA_FAILPOINT"] = "oom@3",
         }))
         {
             var (train, valid, target, source) = await PrepareAsync("oom-model");
-            id = await service.CreateJobAsync(JobSpecs.Lora("oom-model", train, valid, target, source, steps: 6, checkpointEvery: 2));
+            id = await service.CreateJobAsync(JobSpecs.Lora("oom-model", train, valid, target, source, steps: 6, checkpointEvery: 2, maxAttempts: 2));
             var failed = await service.WaitForJobAsync(id, j => Status(j) == "failed", TimeSpan.FromMinutes(3), "out_of_memory twice");
             Assert.Equal("out_of_memory", failed.GetProperty("error").GetProperty("code").GetString());
             Assert.Equal(2, failed.GetProperty("attempt").GetInt32());

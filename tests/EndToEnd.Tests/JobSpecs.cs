@@ -3,7 +3,7 @@ namespace LoraService.EndToEnd.Tests;
 /// <summary>Small job specs that train in seconds on a CPU.</summary>
 internal static class JobSpecs
 {
-    public static object Lora(string model, Guid train, Guid validation, Guid target, Guid source, int steps = 12, int checkpointEvery = 6, double lr = 5e-3) => new
+    public static object Lora(string model, Guid train, Guid validation, Guid target, Guid source, int steps = 12, int checkpointEvery = 6, double lr = 5e-3, int? maxAttempts = null) => new
     {
         base_model = model,
         method = "lora",
@@ -13,6 +13,7 @@ internal static class JobSpecs
         hyperparameters = new { learning_rate = lr, max_steps = steps, batch_size = 8, micro_batch_size = 4, max_sequence_length = 32, warmup_ratio = 0.1, seed = 7 },
         evaluation = new { target = new[] { target }, source = new[] { source }, every_n_steps = 6, max_examples = 8, max_new_tokens = 12 },
         checkpoint_every = checkpointEvery,
+        max_attempts = maxAttempts,
     };
 
     public static object Full(string model, Guid train, Guid source, int steps = 8) => new

@@ -58,7 +58,7 @@ public sealed class LifecycleScenarioTests(Service service) : IClassFixture<Serv
         return id;
     }
 
-    private object Spec(int steps, int checkpointEvery = 5) => new
+    private object Spec(int steps, int checkpointEvery = 5, int? maxAttempts = null) => new
     {
         base_model = Model,
         method = "lora",
@@ -67,6 +67,7 @@ public sealed class LifecycleScenarioTests(Service service) : IClassFixture<Serv
         hyperparameters = new { learning_rate = 2e-3, max_steps = steps, batch_size = 8, micro_batch_size = 4, max_sequence_length = 32, seed = 11 },
         evaluation = new { every_n_steps = 0, max_examples = 4, max_new_tokens = 4 },
         checkpoint_every = checkpointEvery,
+        max_attempts = maxAttempts,
     };
 
     private static string Status(JsonElement job) => job.GetProperty("status").GetString()!;
@@ -191,13 +192,12 @@ public sealed class LifecycleScenarioTests(Service service) : IClassFixture<Serv
     [Fact]
     public async Task Retry_of_a_failed_job_resumes_from_its_last_checkpoint_as_a_new_attempt_and_a_succeeded_job_answers_409()
     {
-        // MaxAttempts 1: the first crash fails the job instead of resuming it.
-        var settings = new Dictionary<string, string>(FaultHarness.WorkerSettings) { ["Worker__MaxAttempts"] = "1" };
-        var doomed = await StartWorkerAsync("retry-doomed", settings);
-        var id = await CreateAsync(Spec(steps: 400, checkpointEvery: 5));
+        // max_attempts 1: the first lost attempt fails the job instead of resuming it.
+        var doomed = await StartWorkerAsync("retry-doomed");
+        var id = await CreateAsync(Spec(steps: 400, checkpointEvery: 5, maxAttempts: 1));
         await WaitAsync(id, j => Status(j) == "running" && Step(j) >= 12, 120, "two checkpoints");
         _orphans.AddRange(doomed.Crash());
-        await StartWorkerAsync("retry-reaper", settings);
+        await StartWorkerAsync("retry-reaper");
         var failed = await PollTerminalAsync(id, 60);
         Assert.True(Status(failed) == "failed", $"expected failed after the attempt limit: {failed}\n{Describe(await EventsAsync(id))}");
         var failedAttempt = failed.GetProperty("attempt").GetInt32();

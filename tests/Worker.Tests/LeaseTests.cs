@@ -39,11 +39,11 @@ public sealed class LeaseTests : IAsyncLifetime
         await _database.DisposeAsync();
     }
 
-    private async Task<Guid> SeedAsync(Action<FineTuneJob>? arrange = null, string queue = "cpu")
+    private async Task<Guid> SeedAsync(Action<FineTuneJob>? arrange = null, string queue = "cpu", int? maxAttempts = null)
     {
         await using var db = _database.CreateContext();
         var tenant = new Tenant { Name = "t-" + Guid.NewGuid().ToString("N")[..6] };
-        var job = new FineTuneJob { TenantId = tenant.Id, Queue = queue, Spec = new FineTuneSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid() } };
+        var job = new FineTuneJob { TenantId = tenant.Id, Queue = queue, Spec = new FineTuneSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid(), MaxAttempts = maxAttempts } };
         arrange?.Invoke(job);
         db.AddRange(tenant, job);
         await db.SaveChangesAsync();
@@ -56,8 +56,8 @@ public sealed class LeaseTests : IAsyncLifetime
         return await new JobClaimer(db, new WorkerIdentity(worker, "cpu"), Options).TryClaimNextAsync(queues.Length == 0 ? ["cpu"] : queues, CancellationToken.None);
     }
 
-    private JobReaper Reaper(int maxAttempts = 3) =>
-        new(_services.GetRequiredService<IServiceScopeFactory>(), new JobWakeUps(_queue), new ReaperOptions { MaxAttempts = maxAttempts, RewakeSeconds = 0.5 }, NullLogger<JobReaper>.Instance);
+    private JobReaper Reaper() =>
+        new(_services.GetRequiredService<IServiceScopeFactory>(), new JobWakeUps(_queue), new ReaperOptions { RewakeSeconds = 0.5 }, NullLogger<JobReaper>.Instance);
 
     private async Task ExpireLeaseAsync(Guid id)
     {
@@ -183,12 +183,12 @@ public sealed class LeaseTests : IAsyncLifetime
     [Fact]
     public async Task A_job_whose_workers_keep_dying_fails_as_worker_lost_and_a_retry_gives_it_a_new_budget()
     {
-        var id = await SeedAsync();
+        var id = await SeedAsync(maxAttempts: 2);
         for (var i = 0; i < 2; i++)
         {
             await ClaimAsync($"dead-{i}");
             await ExpireLeaseAsync(id);
-            await Reaper(maxAttempts: 2).ReapOnceAsync(CancellationToken.None);
+            await Reaper().ReapOnceAsync(CancellationToken.None);
         }
         var job = await ReadAsync(id);
         Assert.Equal((JobStatus.Failed, "worker_lost", 2), (job.Status, job.ErrorCode, job.FailedAttempts));

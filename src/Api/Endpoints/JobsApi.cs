@@ -65,16 +65,7 @@ internal static class JobsApi
             return TypedResults.Ok(JobResponse.From((await FindByIdempotencyKey(db, tenantId, idempotencyKey, ct))!));
         }
 
-        try
-        {
-            job.QueueJobId = queue.Enqueue(job.Id, job.Queue);
-            db.JobEvents.Add(JobEvent.Create(job.Id, "Job queued", new { queue = queue.Queue, queue_job_id = job.QueueJobId }));
-        }
-        catch (Exception e)
-        {
-            job.Fail("enqueue_failed", $"The job could not be queued: {e.Message}", DateTimeOffset.UtcNow);
-        }
-        await db.SaveChangesAsync(ct);
+        await queue.WakeAsync(db, job, ct);
         return TypedResults.Created($"/api/v1/jobs/{job.Id}", JobResponse.From(job));
     }
 
@@ -164,8 +155,7 @@ internal static class JobsApi
         {
             return TypedResults.Conflict(new ProblemDetails { Title = "The job changed meanwhile.", Detail = "Read it again and retry if it is still failed.", Status = 409 });
         }
-        job.QueueJobId = queue.Enqueue(job.Id, job.Queue);
-        await db.SaveChangesAsync(ct);
+        await queue.WakeAsync(db, job, ct);
         return TypedResults.Ok(JobResponse.From(job));
     }
 }

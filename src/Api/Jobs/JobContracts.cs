@@ -14,6 +14,8 @@ namespace LoraService.Api.Jobs;
 /// <param name="Hyperparameters">Optimizer, schedule and batching.</param>
 /// <param name="Evaluation">Target (learning) and source (forgetting) eval sets.</param>
 /// <param name="CheckpointEvery">Optimizer steps between resumable checkpoints; 0 = only at the end.</param>
+/// <param name="MaxAttempts">Attempts that may end abnormally (worker lost, crash, out of memory, hang; each resumes from the
+/// last checkpoint) before the job fails; 1 to 20, default 3 (<c>Jobs__MaxAttempts</c>).</param>
 /// <param name="Name">Display name.</param>
 /// <param name="Tags">Free-form labels.</param>
 public sealed record CreateJobRequest(
@@ -26,7 +28,8 @@ public sealed record CreateJobRequest(
     EvaluationSettings? Evaluation,
     int? CheckpointEvery,
     string? Name,
-    IReadOnlyList<string>? Tags);
+    IReadOnlyList<string>? Tags,
+    int? MaxAttempts = null);
 
 public sealed record JobErrorResponse(string Code, string Message);
 

@@ -10,7 +10,7 @@ namespace LoraService.Api.Jobs;
 /// Turns a request into a complete <see cref="FineTuneSpec"/> or field errors (snake_case paths, as the client wrote them).
 /// Checks the spec against the base model and the tenant's datasets before anything is stored.
 /// </summary>
-internal sealed class JobSpecValidator(LoraDbContext db)
+internal sealed class JobSpecValidator(LoraDbContext db, JobQueueOptions queue)
 {
     private static readonly string[] TrainableFormats = ["text", "prompt_completion", "messages"];
     private static readonly string[] EvalFormats = ["text", "prompt_completion", "messages", "multiple_choice", "exact_match"];
@@ -61,6 +61,8 @@ internal sealed class JobSpecValidator(LoraDbContext db)
 
         var checkpointEvery = request.CheckpointEvery ?? 50;
         if (checkpointEvery < 0) Fail("checkpoint_every", "checkpoint_every must be 0 (only at the end) or more.");
+        var maxAttempts = request.MaxAttempts ?? queue.MaxAttempts;
+        if (maxAttempts is < 1 or > 20) Fail("max_attempts", "max_attempts must be between 1 and 20.");
         if (request.Name is { Length: > 200 }) Fail("name", "name must be at most 200 characters.");
         if (request.Tags is { } tags && (tags.Count > 20 || tags.Any(t => string.IsNullOrWhiteSpace(t) || t.Length > 64)))
             Fail("tags", "at most 20 tags of 1 to 64 characters.");
@@ -76,6 +78,7 @@ internal sealed class JobSpecValidator(LoraDbContext db)
             Hyperparameters = hp,
             Evaluation = evaluation,
             CheckpointEvery = checkpointEvery,
+            MaxAttempts = maxAttempts,
         }, []);
     }
 

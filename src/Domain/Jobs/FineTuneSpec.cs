@@ -14,6 +14,16 @@ public sealed record FineTuneSpec
     public EvaluationSettings Evaluation { get; init; } = new();
     /// <summary>Optimizer steps between checkpoints; 0 keeps only the final state.</summary>
     public int CheckpointEvery { get; init; } = 50;
+    /// <summary>
+    /// Attempts that may end abnormally (worker lost, crash, out of memory, hang) before the job fails; each one resumes
+    /// from the last checkpoint. Stored with the job, so every host that ends an attempt applies the same limit.
+    /// </summary>
+    public int? MaxAttempts { get; init; }
+
+    public const int DefaultMaxAttempts = 3;
+
+    [JsonIgnore]
+    public int ResolvedMaxAttempts => MaxAttempts ?? DefaultMaxAttempts;
 }
 
 public enum FineTuneMethod

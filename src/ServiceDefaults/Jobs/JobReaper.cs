@@ -11,7 +11,7 @@ namespace LoraService.ServiceDefaults.Jobs;
 /// Makes whole the jobs nobody will move again, on every API and worker instance (idempotent: rows are locked with
 /// SKIP LOCKED, so instances never step on each other). A held job whose lease expired lost its worker: a cancel in
 /// progress ends <c>cancelled</c>, otherwise the job goes back to the queue to resume from its checkpoint, or fails
-/// (<c>worker_lost</c>) once <see cref="ReaperOptions.MaxAttempts"/> attempts ended abnormally. A queued job that waited
+/// (<c>worker_lost</c>) once the job's <c>max_attempts</c> attempts ended abnormally. A queued job that waited
 /// a while gets a fresh wake-up, in case its queue entry was lost.
 /// </summary>
 public sealed class JobReaper(IServiceScopeFactory scopes, JobWakeUps wakeUps, ReaperOptions options, ILogger<JobReaper> logger)
@@ -77,7 +77,7 @@ public sealed class JobReaper(IServiceScopeFactory scopes, JobWakeUps wakeUps, R
                 continue;
             }
             job.FailedAttempts++;
-            if (job.FailedAttempts >= options.MaxAttempts)
+            if (job.FailedAttempts >= job.Spec.ResolvedMaxAttempts)
             {
                 job.Fail("worker_lost", $"The job's worker stopped answering {job.FailedAttempts} times (last: {holder}, attempt {job.Attempt}); " +
                     "it is not resumed again. Check the worker logs; POST /retry resumes it from its last checkpoint.", now);

@@ -11,9 +11,6 @@ public sealed record ReaperOptions
     /// <summary>How often the reaper looks for jobs with an expired lease or no wake-up.</summary>
     public double ReaperSeconds { get; init; } = 5;
 
-    /// <summary>Attempts that may end abnormally (worker lost, crash, out of memory, hang) before the job fails.</summary>
-    public int MaxAttempts { get; init; } = 3;
-
     /// <summary>A queued job that waited this long gets another wake-up (then once per this interval).</summary>
     public double RewakeSeconds { get; init; } = 30;
 

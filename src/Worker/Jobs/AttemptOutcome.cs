@@ -13,7 +13,7 @@ internal enum StopReason { None, Cancel, Shutdown, Hung, LeaseLost }
 /// </param>
 internal sealed record AttemptOutcome(string Code, string Detail, AttemptResult? Result)
 {
-    /// <summary>Ends that say nothing about the job itself: the attempt is resumed elsewhere (up to MaxAttempts).</summary>
+    /// <summary>Ends that say nothing about the job itself: the attempt is resumed elsewhere (up to the job's max_attempts).</summary>
     public bool IsAbnormal => Code is "crashed" or "out_of_memory" or "hung";
 
     public static AttemptOutcome Classify(AttemptResult? result, AttemptError? error, int exitCode, StopReason stop, bool oomKilled, string stderrTail)

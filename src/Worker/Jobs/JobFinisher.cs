@@ -10,10 +10,10 @@ namespace LoraService.Worker.Jobs;
 /// Ends an attempt in one transaction, only while its lease is still held (row locked, worker and attempt checked).
 /// A cancel that was accepted wins over everything: a cancelling job ends <c>cancelled</c> even if its run completed.
 /// Otherwise: completed → <c>succeeded</c> with artifacts; no steps → <c>failed</c>; a shutdown → back to the queue
-/// (<c>handed_back</c>); a crash, out-of-memory or hang → back to the queue until <see cref="ReaperOptions.MaxAttempts"/>
+/// (<c>handed_back</c>); a crash, out-of-memory or hang → back to the queue until the job's <c>max_attempts</c>
 /// attempts ended so, then <c>failed</c> with that code; a deterministic error → <c>failed</c> at once.
 /// </summary>
-internal sealed class JobFinisher(IServiceScopeFactory scopes, IArtifactStore store, JobWakeUps wakeUps, ReaperOptions reaper, ILogger<JobFinisher> logger)
+internal sealed class JobFinisher(IServiceScopeFactory scopes, IArtifactStore store, JobWakeUps wakeUps, ILogger<JobFinisher> logger)
 {
     public async Task FinishAsync(JobLease lease, FineTuneJob claimed, AttemptOutcome outcome)
     {
@@ -72,7 +72,7 @@ internal sealed class JobFinisher(IServiceScopeFactory scopes, IArtifactStore st
                     break;
                 case var code when outcome.IsAbnormal:
                     job.FailedAttempts++;
-                    if (job.FailedAttempts >= reaper.MaxAttempts)
+                    if (job.FailedAttempts >= job.Spec.ResolvedMaxAttempts)
                     {
                         job.Fail(code, $"{Describe(code)} {job.FailedAttempts} times; it is not resumed again. Last: {outcome.Detail}. " +
                             "POST /retry resumes it from its last checkpoint.", now);
