@@ -42,7 +42,9 @@ public sealed class ResilienceTests(Service service) : IClassFixture<Service>
     {
         var doomed = await service.StartWorkerAsync("doomed-worker");
         var (train, valid, target, source) = await PrepareAsync("crash-model");
-        var spec = JobSpecs.Lora("crash-model", train, valid, target, source, steps: 12, checkpointEvery: 4);
+        // Long enough that the kill lands mid-run: a tiny model runs many steps per second.
+        const int steps = 60;
+        var spec = JobSpecs.Lora("crash-model", train, valid, target, source, steps: steps, checkpointEvery: 4);
 
         var crashed = await service.CreateJobAsync(spec);
         await service.WaitForJobAsync(crashed, j => Step(j) >= 6, TimeSpan.FromMinutes(3), "six steps before the crash");
@@ -59,12 +61,12 @@ public sealed class ResilienceTests(Service service) : IClassFixture<Service>
         await using var db = service.Database.CreateContext();
         var crashedLoss = await db.MetricPoints.Where(m => m.JobId == crashed && m.Name == MetricNames.TrainLoss).OrderBy(m => m.Step).ToListAsync();
         var referenceLoss = await db.MetricPoints.Where(m => m.JobId == reference && m.Name == MetricNames.TrainLoss).OrderBy(m => m.Step).ToListAsync();
-        Assert.Equal(Enumerable.Range(1, 12), crashedLoss.Select(m => m.Step));
-        for (var i = 0; i < 12; i++) Assert.Equal(referenceLoss[i].Value, crashedLoss[i].Value, 4);
+        Assert.Equal(Enumerable.Range(1, steps), crashedLoss.Select(m => m.Step));
+        for (var i = 0; i < steps; i++) Assert.Equal(referenceLoss[i].Value, crashedLoss[i].Value, 4);
 
         var finalName = MetricNames.Eval(MetricNames.Validation, valid, "loss");
-        var crashedFinal = await db.MetricPoints.SingleAsync(m => m.JobId == crashed && m.Name == finalName && m.Step == 12);
-        var referenceFinal = await db.MetricPoints.SingleAsync(m => m.JobId == reference && m.Name == finalName && m.Step == 12);
+        var crashedFinal = await db.MetricPoints.SingleAsync(m => m.JobId == crashed && m.Name == finalName && m.Step == steps);
+        var referenceFinal = await db.MetricPoints.SingleAsync(m => m.JobId == reference && m.Name == finalName && m.Step == steps);
         Assert.Equal(referenceFinal.Value, crashedFinal.Value, 4);
         Assert.Equal(1, await db.MetricPoints.CountAsync(m => m.JobId == crashed && m.Name == finalName && m.Step == 0));
         Assert.Contains(await db.JobEvents.Where(e => e.JobId == crashed).Select(e => e.Message).ToListAsync(), m => m.Contains("took the job over"));
