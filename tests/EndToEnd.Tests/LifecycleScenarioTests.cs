@@ -100,14 +100,14 @@ public sealed class LifecycleScenarioTests(Service service) : IClassFixture<Serv
         await StartWorkerAsync("inv-healthy");
         // Long enough that the short-invisibility worker, once it has finished the orphan, finds this job's queue entry
         // "abandoned" (fetched more than 2 s ago) while the healthy worker is still running it.
-        var healthy = await CreateAsync(Spec(steps: 3000, checkpointEvery: 500));
+        var healthy = await CreateAsync(Spec(steps: 2000, checkpointEvery: 500));
         await WaitAsync(healthy, j => Status(j) == "running" && Step(j) >= 2 && Holder(j).StartsWith("inv-healthy", StringComparison.Ordinal), 120, "the second job running on the healthy worker");
 
         _orphans.AddRange(doomed.Crash());
         await StartWorkerAsync("inv-short", FaultHarness.ShortInvisibilitySettings);
 
-        var rescued = await WaitAsync(orphan, j => Status(j) == "succeeded", 240, "the killed worker's job to finish elsewhere");
-        var kept = await WaitAsync(healthy, j => Status(j) == "succeeded", 300, "the healthy worker's job to finish");
+        var rescued = await WaitAsync(orphan, j => Status(j) == "succeeded", 180, "the killed worker's job to finish elsewhere");
+        var kept = await WaitAsync(healthy, j => Status(j) == "succeeded", 180, "the healthy worker's job to finish");
         Assert.True(rescued.GetProperty("attempt").GetInt32() >= 2, rescued.ToString());
         var keptEvents = await EventsAsync(healthy);
         Assert.True(kept.GetProperty("attempt").GetInt32() == 1 && Holder(kept).StartsWith("inv-healthy", StringComparison.Ordinal),
