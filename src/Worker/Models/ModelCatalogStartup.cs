@@ -26,8 +26,9 @@ internal sealed class ModelCatalogStartup(IServiceProvider services, IRecurringJ
                 if (failures > 0) logger.LogInformation("Model sync succeeded after {Failures} failed attempt(s)", failures);
                 break;
             }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            catch (Exception e)
             {
+                if (stoppingToken.IsCancellationRequested) return; // shutting down: a failure now means nothing
                 failures++;
                 var reason = (e.InnerException ?? e).Message;
                 if (reported.Add(reason))
@@ -42,8 +43,6 @@ internal sealed class ModelCatalogStartup(IServiceProvider services, IRecurringJ
                 return;
             }
         }
-        if (stoppingToken.IsCancellationRequested) return;
-
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -51,8 +50,9 @@ internal sealed class ModelCatalogStartup(IServiceProvider services, IRecurringJ
                 recurring.AddOrUpdate<IModelCatalog>("sync-models", ModelQueues.Models, catalog => catalog.Sync(), "*/5 * * * *");
                 return;
             }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            catch (Exception e)
             {
+                if (stoppingToken.IsCancellationRequested) return;
                 var reason = (e.InnerException ?? e).Message;
                 if (reported.Add(reason)) logger.LogWarning("Registering the recurring model sync failed ({Reason}); retrying", reason);
             }

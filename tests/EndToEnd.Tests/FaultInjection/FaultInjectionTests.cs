@@ -60,7 +60,7 @@ public sealed class FaultInjectionTests(ITestOutputHelper output)
             var references = new Dictionary<int, Guid>();
             for (var spec = 0; spec < plan.DistinctSpecs; spec++) references[spec] = await harness.CreateJobAsync(Spec("fi-llama", train, spec, plan));
             var referenceJobs = references.Select(r => new TrackedJob(r.Value, r.Key, plan.Steps, "reference")).ToList();
-            var stuck = await invariants.WaitForTerminalAsync(references.Values, plan.TerminalBound);
+            await invariants.WaitForTerminalAsync(references.Values, plan.TerminalBound);
             var referenceSha = new Dictionary<int, string>();
             var statuses = await invariants.StatusesAsync(references.Values);
             foreach (var (spec, id) in references)
