@@ -175,6 +175,23 @@ public sealed class LifecycleScenarioTests(Service service) : IClassFixture<Serv
     }
 
     [Fact]
+    public async Task A_job_whose_worker_stopped_answering_shows_a_stale_holder_and_no_eta_until_it_moves()
+    {
+        var doomed = await StartWorkerAsync("stale-doomed");
+        var id = await CreateAsync(Spec(steps: 3000, checkpointEvery: 500));
+        await WaitAsync(id, j => Status(j) == "running" && Step(j) >= 2, 120, "the job running");
+        // No other worker: the row says running until the lease (3 s) expires and the reaper re-queues the job; half the
+        // lease without a renewal already shows the holder as stale.
+        _orphans.AddRange(doomed.Crash());
+
+        var job = await PollAsync(id, j => j.TryGetProperty("holder", out var h) && h.ValueKind == JsonValueKind.Object
+            && h.TryGetProperty("stale", out var s) && s.ValueKind == JsonValueKind.True, 15);
+        Assert.True(job is { } found && Status(found) == "running", $"holder.stale never became true while the job showed running: {job?.ToString() ?? (await service.GetJobAsync(id)).ToString()}");
+        var progress = job!.Value.GetProperty("progress");
+        Assert.True(progress.TryGetProperty("eta_seconds", out var eta) && eta.ValueKind == JsonValueKind.Null, $"progress.eta_seconds should be null: {job}");
+    }
+
+    [Fact]
     public async Task Retry_of_a_failed_job_resumes_from_its_last_checkpoint_as_a_new_attempt_and_a_succeeded_job_answers_409()
     {
         // max_attempts 1: the first lost attempt fails the job instead of resuming it.

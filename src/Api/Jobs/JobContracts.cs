@@ -35,8 +35,9 @@ public sealed record JobErrorResponse(string Code, string Message);
 
 public sealed record JobProgressResponse(int Step, int TotalSteps, double Epoch, long TokensSeen, double? EtaSeconds, int? QueuePosition);
 
-/// <summary>The worker holding a running job under a lease. <c>stale</c>: the lease expired (the worker stopped
-/// answering); the reaper is about to hand the job to another worker, and the ETA is unknown.</summary>
+/// <summary>The worker holding a running job under a lease. <c>stale</c>: the worker stopped answering (no renewal for a
+/// half of its lease, a heartbeat and a half at the least, or the lease expired); the job moves to another worker when
+/// the lease expires, and the ETA is unknown meanwhile.</summary>
 public sealed record JobHolderResponse(string Worker, int Attempt, DateTimeOffset? HeartbeatAt, DateTimeOffset? LeaseExpiresAt, bool Stale);
 
 public sealed record JobResponse(
@@ -58,7 +59,7 @@ public sealed record JobResponse(
     public static JobResponse From(FineTuneJob job, int? queuePosition = null)
     {
         var holder = JobLifecycle.IsHeld(job.Status) && job.WorkerId is { } worker
-            ? new JobHolderResponse(worker, job.Attempt, job.HeartbeatAt, job.LeaseExpiresAt, job.LeaseExpiresAt is not { } expiry || expiry < DateTimeOffset.UtcNow)
+            ? new JobHolderResponse(worker, job.Attempt, job.HeartbeatAt, job.LeaseExpiresAt, IsStale(job, DateTimeOffset.UtcNow))
             : null;
         var running = job.Status == JobStatus.Running && holder is { Stale: false };
         return new(
@@ -68,4 +69,10 @@ public sealed record JobResponse(
             job.ErrorCode is null ? null : new JobErrorResponse(job.ErrorCode, job.ErrorMessage ?? ""),
             job.Tags, job.WorkerId, job.Attempt, job.FailedAttempts, holder, job.CreatedAt, job.StartedAt, job.FinishedAt);
     }
+
+    /// <summary>A worker renews its lease (length L) at least three times per L: half of L without renewal is a worker in trouble.</summary>
+    private static bool IsStale(FineTuneJob job, DateTimeOffset now) =>
+        job is not { LeaseExpiresAt: { } expiry, HeartbeatAt: { } beat }
+        || expiry < now
+        || now - beat > (expiry - beat) / 2;
 }
