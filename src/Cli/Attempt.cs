@@ -105,7 +105,8 @@ static class Attempt
         }) { IsBackground = true, Name = "attempt-watchdog" };
         watchdog.Start();
 
-        var observer = new FineTuneCallbacks(
+        var observer = new ReplayingCallbacks(
+            records => pipe.Write(new AttemptMetrics(records.Select(r => new AttemptMetric(r.Name, r.Step, r.Value)).ToList())),
             onStep: p =>
             {
                 pipe.Write(new AttemptStep(p.Step, p.TotalSteps, p.Loss, p.LearningRate, p.GradNorm, p.TokensPerSecond,
@@ -179,6 +180,21 @@ static class Attempt
     }
 
     /// <summary>Protocol lines on the process's original stdout, under a lock, one flush per line.</summary>
+    /// <summary>The delegate observer plus the journal replay a resumed attempt sends to its worker.</summary>
+    sealed class ReplayingCallbacks(
+        Action<IReadOnlyList<MetricRecord>> onReplay,
+        Action<TrainingProgress> onStep,
+        Action<int, IReadOnlyList<EvalMeasurement>> onEvaluation,
+        Action<int, string> onCheckpoint,
+        Action<string, string> onEvent) : IFineTuneObserver
+    {
+        public void OnStep(TrainingProgress progress) => onStep(progress);
+        public void OnEvaluation(int step, IReadOnlyList<EvalMeasurement> measurements) => onEvaluation(step, measurements);
+        public void OnCheckpoint(int step, string directory) => onCheckpoint(step, directory);
+        public void OnEvent(string level, string message) => onEvent(level, message);
+        public void OnReplay(IReadOnlyList<MetricRecord> records) => onReplay(records);
+    }
+
     internal sealed class ProtocolWriter : IDisposable
     {
         private readonly Stream _stream;

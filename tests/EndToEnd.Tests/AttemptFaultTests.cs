@@ -12,13 +12,6 @@ namespace LoraService.EndToEnd.Tests;
 /// </summary>
 public sealed class AttemptFaultTests(Service service) : IClassFixture<Service>
 {
-    private async Task<(Guid Train, Guid Valid, Guid Target, Guid Source)> PrepareAsync(string model)
-    {
-        await service.CreateModelAsync(model, "llama");
-        return (await service.UploadAsync("arith-train"), await service.UploadAsync("arith-valid"),
-            await service.UploadAsync("arith-em"), await service.UploadAsync("source-mc"));
-    }
-
     private static string Status(JsonElement job) => job.GetProperty("status").GetString()!;
 
     private async Task<List<(int Attempt, string? Outcome, string? Detail)>> AttemptsAsync(Guid id)
@@ -42,7 +35,7 @@ public sealed class AttemptFaultTests(Service service) : IClassFixture<Service>
         {
             ["LORA_FAILPOINT"] = "crash@5", ["LORA_FAILPOINT_ATTEMPT"] = "1",
         });
-        var (train, valid, target, source) = await PrepareAsync("crash-once-model");
+        var (train, valid, target, source) = await service.PrepareArithmeticAsync("crash-once-model");
         var id = await service.CreateJobAsync(JobSpecs.Lora("crash-once-model", train, valid, target, source, steps: 8, checkpointEvery: 2));
 
         var job = await service.WaitForJobAsync(id, j => Status(j) == "succeeded", TimeSpan.FromMinutes(3), "the job after its crashed attempt");
@@ -65,7 +58,7 @@ public sealed class AttemptFaultTests(Service service) : IClassFixture<Service>
         {
             ["LORA_FAILPOINT"] = "hang@3", ["LORA_FAILPOINT_ATTEMPT"] = "1", ["Worker__HangAfterSeconds"] = "4",
         });
-        var (train, valid, target, source) = await PrepareAsync("hang-model");
+        var (train, valid, target, source) = await service.PrepareArithmeticAsync("hang-model");
         var id = await service.CreateJobAsync(JobSpecs.Lora("hang-model", train, valid, target, source, steps: 6, checkpointEvery: 2));
 
         var job = await service.WaitForJobAsync(id, j => Status(j) == "succeeded", TimeSpan.FromMinutes(3), "the job after its hung attempt");
@@ -84,7 +77,7 @@ public sealed class AttemptFaultTests(Service service) : IClassFixture<Service>
             ["LORA_FAILPOINT"] = "oom@3",
         }))
         {
-            var (train, valid, target, source) = await PrepareAsync("oom-model");
+            var (train, valid, target, source) = await service.PrepareArithmeticAsync("oom-model");
             id = await service.CreateJobAsync(JobSpecs.Lora("oom-model", train, valid, target, source, steps: 6, checkpointEvery: 2, maxAttempts: 2));
             var failed = await service.WaitForJobAsync(id, j => Status(j) == "failed", TimeSpan.FromMinutes(3), "out_of_memory twice");
             Assert.Equal("out_of_memory", failed.GetProperty("error").GetProperty("code").GetString());

@@ -9,20 +9,13 @@ namespace LoraService.EndToEnd.Tests;
 /// <summary>Cancel, a worker killed with SIGKILL mid-job, and two workers on one queue.</summary>
 public sealed class ResilienceTests(Service service) : IClassFixture<Service>
 {
-    private async Task<(Guid Train, Guid Valid, Guid Target, Guid Source)> PrepareAsync(string model)
-    {
-        await service.CreateModelAsync(model, "llama");
-        return (await service.UploadAsync("arith-train"), await service.UploadAsync("arith-valid"),
-            await service.UploadAsync("arith-em"), await service.UploadAsync("source-mc"));
-    }
-
     private static int Step(JsonElement job) => job.GetProperty("progress").GetProperty("step").GetInt32();
 
     [Fact]
     public async Task Cancel_is_honoured_within_a_step_and_keeps_a_checkpoint()
     {
         await using var worker = await service.StartWorkerAsync("cancel-worker");
-        var (train, valid, target, source) = await PrepareAsync("cancel-model");
+        var (train, valid, target, source) = await service.PrepareArithmeticAsync("cancel-model");
         var id = await service.CreateJobAsync(JobSpecs.Lora("cancel-model", train, valid, target, source, steps: 400, checkpointEvery: 100));
         await service.WaitForJobAsync(id, j => Step(j) >= 2, TimeSpan.FromMinutes(3), "two training steps");
 
@@ -41,7 +34,7 @@ public sealed class ResilienceTests(Service service) : IClassFixture<Service>
     public async Task A_killed_worker_s_job_resumes_elsewhere_without_lost_or_duplicated_metrics_and_matches_an_uninterrupted_run()
     {
         var doomed = await service.StartWorkerAsync("doomed-worker");
-        var (train, valid, target, source) = await PrepareAsync("crash-model");
+        var (train, valid, target, source) = await service.PrepareArithmeticAsync("crash-model");
         // Long enough that the kill lands mid-run: a tiny model runs many steps per second.
         const int steps = 60;
         var spec = JobSpecs.Lora("crash-model", train, valid, target, source, steps: steps, checkpointEvery: 4);
@@ -76,7 +69,7 @@ public sealed class ResilienceTests(Service service) : IClassFixture<Service>
     public async Task A_worker_stopped_gracefully_hands_its_job_back_and_the_next_worker_finishes_it()
     {
         var leaving = await service.StartWorkerAsync("leaving-worker");
-        var (train, valid, target, source) = await PrepareAsync("rollout-model");
+        var (train, valid, target, source) = await service.PrepareArithmeticAsync("rollout-model");
         var id = await service.CreateJobAsync(JobSpecs.Lora("rollout-model", train, valid, target, source, steps: 80, checkpointEvery: 1000));
         await service.WaitForJobAsync(id, j => Step(j) >= 3, TimeSpan.FromMinutes(3), "three steps before the rollout");
 
@@ -100,7 +93,7 @@ public sealed class ResilienceTests(Service service) : IClassFixture<Service>
     {
         await using var first = await service.StartWorkerAsync("worker-a");
         await using var second = await service.StartWorkerAsync("worker-b");
-        var (train, valid, target, source) = await PrepareAsync("shared-model");
+        var (train, valid, target, source) = await service.PrepareArithmeticAsync("shared-model");
         var ids = new List<Guid>();
         for (var i = 0; i < 3; i++)
             ids.Add(await service.CreateJobAsync(JobSpecs.Lora("shared-model", train, valid, target, source, steps: 4, checkpointEvery: 0)));

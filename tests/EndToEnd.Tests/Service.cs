@@ -79,6 +79,13 @@ public sealed class Service : IAsyncLifetime
         }, TimeSpan.FromSeconds(60), $"model {name}");
     }
 
+    /// <summary>A random Llama (created by a running worker) and the arithmetic sample sets: train, valid, target, source.</summary>
+    public async Task<(Guid Train, Guid Valid, Guid Target, Guid Source)> PrepareArithmeticAsync(string model)
+    {
+        await CreateModelAsync(model, "llama");
+        return (await UploadAsync("arith-train"), await UploadAsync("arith-valid"), await UploadAsync("arith-em"), await UploadAsync("source-mc"));
+    }
+
     public async Task<Guid> UploadAsync(string sample)
     {
         using var form = new MultipartFormDataContent();

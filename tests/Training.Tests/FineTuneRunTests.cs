@@ -37,6 +37,8 @@ public sealed class FineTuneRunTests
         public void OnEvaluation(int step, IReadOnlyList<EvalMeasurement> measurements) => Evaluations.Add((step, measurements));
         public void OnCheckpoint(int step, string directory) => Checkpoints.Add((step, directory));
         public void OnEvent(string level, string message) => Events.Add((level, message));
+        public readonly List<MetricRecord> Replayed = [];
+        public void OnReplay(IReadOnlyList<MetricRecord> records) => Replayed.AddRange(records);
 
         public double Value(int step, string role, Guid id, string metric) =>
             Evaluations.Single(e => e.Step == step).Measurements.Single(m => m.Role == role && m.DatasetId == id && m.Metric == metric).Value;
@@ -309,6 +311,28 @@ public sealed class FineTuneRunTests
         Assert.Empty(third.Steps);
         Assert.Empty(third.Evaluations);
         Assert.Equal(metrics, MetricsJournal.Read(Path.Combine(spec.OutputDirectory, "metrics.jsonl")));
+    }
+
+    [Fact]
+    public void A_resumed_run_sends_the_journal_again_from_the_step_its_caller_last_stored_up_to_the_checkpoint()
+    {
+        using var dir = new TempDir();
+        var spec = LoraSpec(dir, steps: 6, evalEvery: 0, checkpointEvery: 4) with { EvalSets = [] };
+        var crashing = new Recorder { AfterStep = p => { if (p.Step == 5) throw new IOException("worker died"); } };
+        Assert.Throws<IOException>(() => FineTuneRun.Execute(spec, crashing));
+
+        // The service had stored steps up to 2 when its worker died: 2..4 (the checkpoint) come again, 5 is recomputed.
+        var second = new Recorder();
+        FineTuneRun.Execute(spec with { ReplayMetricsFromStep = 2 }, second);
+        Assert.Equal([2, 3, 4], second.Replayed.Where(r => r.Name == MetricNames.TrainLoss).Select(r => r.Step));
+        foreach (var step in new[] { 2, 3, 4 })
+            Assert.Equal(crashing.Steps[step - 1].Loss, second.Replayed.Single(r => r.Step == step && r.Name == MetricNames.TrainLoss).Value, 1e-6);
+        Assert.Equal([5, 6], second.Steps.Select(s => s.Step));
+
+        // Without a replay step nothing is sent again; from 0 the baseline evaluation comes too.
+        var fresh = new Recorder();
+        FineTuneRun.Execute(spec with { WorkDirectory = dir["other-work"], OutputDirectory = dir["other-out"], ReplayMetricsFromStep = 0 }, fresh);
+        Assert.Empty(fresh.Replayed);
     }
 
     [Fact]

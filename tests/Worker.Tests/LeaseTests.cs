@@ -213,6 +213,77 @@ public sealed class LeaseTests : IAsyncLifetime
         Assert.Single(_queue.WokenJobs, j => j == id);
     }
 
+    private JobFinisher Finisher() => new(_services.GetRequiredService<IServiceScopeFactory>(),
+        new LoraService.Domain.Artifacts.FileSystemArtifactStore(Directory.CreateTempSubdirectory("lease-tests-").FullName), new JobWakeUps(_queue), NullLogger<JobFinisher>.Instance);
+
+    private static AttemptOutcome Completed(int steps) =>
+        new("completed", $"{steps}/{steps} steps", new LoraService.Contracts.Attempts.AttemptResult("completed", steps, steps, 100, []));
+
+    [Fact]
+    public async Task A_cancel_accepted_while_the_run_was_finishing_ends_cancelled_never_succeeded()
+    {
+        var id = await SeedAsync();
+        var claimed = (await ClaimAsync("w"))!;
+        await using (var db = _database.CreateContext())
+        {
+            // The API accepted a cancel a moment before the attempt reported that it completed.
+            var job = await db.Jobs.SingleAsync(j => j.Id == id);
+            job.MoveTo(JobStatus.Cancelling, DateTimeOffset.UtcNow);
+            await db.SaveChangesAsync();
+        }
+        await Finisher().FinishAsync(new JobLease(_dataSource, id, claimed.TenantId, claimed.Attempt, "w"), claimed, Completed(5));
+
+        var ended = await ReadAsync(id);
+        Assert.Equal(JobStatus.Cancelled, ended.Status);
+        await using var check = _database.CreateContext();
+        Assert.Empty(await check.Artifacts.Where(a => a.JobId == id).ToListAsync());
+        Assert.Equal("cancelled", (await check.JobAttempts.SingleAsync(a => a.JobId == id)).Outcome);
+    }
+
+    [Fact]
+    public async Task An_attempt_that_lost_its_lease_cannot_end_the_job()
+    {
+        var id = await SeedAsync();
+        var stale = (await ClaimAsync("old"))!;
+        await ExpireLeaseAsync(id);
+        await Reaper().ReapOnceAsync(CancellationToken.None);
+        var current = (await ClaimAsync("new"))!;
+
+        await Finisher().FinishAsync(new JobLease(_dataSource, id, stale.TenantId, stale.Attempt, "old"), stale, Completed(5));
+        var job = await ReadAsync(id);
+        Assert.Equal((JobStatus.Running, "new", current.Attempt), (job.Status, job.WorkerId, job.Attempt));
+    }
+
+    [Fact]
+    public async Task A_crash_requeues_the_job_until_its_max_attempts_then_fails_it_with_the_crash_code()
+    {
+        var id = await SeedAsync(maxAttempts: 2);
+        var crash = new AttemptOutcome("crashed", "the attempt died of signal 11 (SIGSEGV)", null);
+        var first = (await ClaimAsync("w"))!;
+        await Finisher().FinishAsync(new JobLease(_dataSource, id, first.TenantId, first.Attempt, "w"), first, crash);
+        Assert.Equal((JobStatus.Queued, 1), ((await ReadAsync(id)).Status, (await ReadAsync(id)).FailedAttempts));
+        Assert.Contains(id, _queue.WokenJobs);
+
+        var second = (await ClaimAsync("w"))!;
+        await Finisher().FinishAsync(new JobLease(_dataSource, id, second.TenantId, second.Attempt, "w"), second, crash);
+        var failed = await ReadAsync(id);
+        Assert.Equal((JobStatus.Failed, "crashed"), (failed.Status, failed.ErrorCode));
+        Assert.Contains("SIGSEGV", failed.ErrorMessage);
+    }
+
+    [Fact]
+    public async Task A_graceful_stop_hands_the_job_back_without_counting_a_failure()
+    {
+        var id = await SeedAsync();
+        var claimed = (await ClaimAsync("leaving"))!;
+        var outcome = AttemptOutcome.Classify(new LoraService.Contracts.Attempts.AttemptResult("cancelled", 3, 10, 30, []), null, 0, StopReason.Shutdown, false, "");
+        await Finisher().FinishAsync(new JobLease(_dataSource, id, claimed.TenantId, claimed.Attempt, "leaving"), claimed, outcome);
+        var job = await ReadAsync(id);
+        Assert.Equal((JobStatus.Queued, 0), (job.Status, job.FailedAttempts));
+        await using var db = _database.CreateContext();
+        Assert.Equal("handed_back", (await db.JobEvents.Where(e => e.JobId == id).OrderBy(e => e.Id).LastAsync()).Type);
+    }
+
     [Fact]
     public async Task Finished_and_cancelled_jobs_are_not_claimed()
     {

@@ -48,6 +48,7 @@ public static class AttemptProtocol
 [JsonDerivedType(typeof(AttemptAlive), "alive")]
 [JsonDerivedType(typeof(AttemptResult), "result")]
 [JsonDerivedType(typeof(AttemptError), "error")]
+[JsonDerivedType(typeof(AttemptMetrics), "metrics")]
 public abstract record AttemptMessage;
 
 /// <summary>The child is up and has read its spec.</summary>
@@ -62,6 +63,14 @@ public sealed record AttemptMeasurement(string Role, Guid DatasetId, string Metr
 
 /// <summary>One evaluation round (step 0 is the base model).</summary>
 public sealed record AttemptEvaluation(int Step, IReadOnlyList<AttemptMeasurement> Measurements) : AttemptMessage;
+
+public sealed record AttemptMetric(string Name, int Step, double Value);
+
+/// <summary>
+/// Metric points sent again from the run's journal when it resumes: points its previous attempt computed but the worker
+/// may not have stored before it died (steps between the last stored one and the checkpoint).
+/// </summary>
+public sealed record AttemptMetrics(IReadOnlyList<AttemptMetric> Points) : AttemptMessage;
 
 /// <summary>A checkpoint folder, complete on disk.</summary>
 public sealed record AttemptCheckpoint(int Step, string Directory) : AttemptMessage;

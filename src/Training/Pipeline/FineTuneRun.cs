@@ -158,6 +158,9 @@ public static class FineTuneRun
             if (resumeFrom is not null)
             {
                 observer.OnEvent("info", $"Resuming from step {resumeStep} ({resumeFrom})");
+                if (spec.ReplayMetricsFromStep is { } from)
+                    foreach (var chunk in journal.Records.Where(r => r.Step >= from).Chunk(2000))
+                        observer.OnReplay(chunk);
                 if (evals.Count > 0 && !journal.Records.Any(r => r.Step == 0 && r.Name.StartsWith("eval/", StringComparison.Ordinal)))
                     observer.OnEvent("warning", $"The work directory's {MetricsJournal.FileName} has no step-0 evaluation: summary.json will lack baseline comparisons");
             }

@@ -45,6 +45,12 @@ public sealed record FineTuneRunSpec
     /// <summary>Final artifacts, written only when the run completes.</summary>
     public required string OutputDirectory { get; init; }
     public DevicePreference Device { get; init; } = DevicePreference.Auto;
+    /// <summary>
+    /// On resume, report the journal's metrics from this step on again (<see cref="IFineTuneObserver.OnReplay"/>), up to the
+    /// checkpoint: a service passes the last step it stored, so points lost in flight when a worker died are restored.
+    /// Null: no replay.
+    /// </summary>
+    public int? ReplayMetricsFromStep { get; init; }
     /// <summary>Also write the merged model for LoRA (<c>merged/</c>); null = true. Ignored for full fine-tuning.</summary>
     public bool? ExportMerged { get; init; }
 

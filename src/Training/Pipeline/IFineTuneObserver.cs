@@ -29,6 +29,9 @@ public interface IFineTuneObserver
 
     /// <summary><paramref name="level"/> is <c>info</c> or <c>warning</c>.</summary>
     void OnEvent(string level, string message);
+
+    /// <summary>On resume, journaled metric points sent again (see <see cref="FineTuneRunSpec.ReplayMetricsFromStep"/>).</summary>
+    void OnReplay(IReadOnlyList<MetricRecord> records) { }
 }
 
 /// <summary>An observer from delegates; any may be null.</summary>

@@ -93,6 +93,9 @@ internal sealed class AttemptRunner(
                     case AttemptEvent e:
                         if (!await Fenced(() => lease.AddEventAsync(e.Level, e.Message))) Stop(StopReason.LeaseLost, kill: true);
                         break;
+                    case AttemptMetrics replayed:
+                        foreach (var p in replayed.Points) metrics.Add(p.Name, p.Step, p.Value);
+                        break;
                     case AttemptResult r:
                         result = r;
                         break;
@@ -114,7 +117,26 @@ internal sealed class AttemptRunner(
                 logger.LogWarning("Job {JobId}: attempt {Attempt} lost its lease; writing nothing more", job.Id, job.Attempt);
                 return;
             }
-            await finisher.FinishAsync(lease, job, outcome);
+            await FinishAsync(lease, job, outcome);
+        }
+    }
+
+    /// <summary>Ends the attempt, retrying through a database outage for as long as the lease could still be ours.</summary>
+    private async Task FinishAsync(JobLease lease, FineTuneJob job, AttemptOutcome outcome)
+    {
+        var deadline = Environment.TickCount64 + (long)options.Lease.TotalMilliseconds;
+        while (true)
+        {
+            try
+            {
+                await finisher.FinishAsync(lease, job, outcome);
+                return;
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException && Environment.TickCount64 < deadline)
+            {
+                logger.LogWarning("Job {JobId}: recording the end of attempt {Attempt} failed ({Reason}); retrying", job.Id, job.Attempt, e.Message);
+                await Task.Delay(TimeSpan.FromSeconds(1));
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+using LoraService.Contracts;
 using LoraService.Datasets;
 using LoraService.Domain.Artifacts;
 using LoraService.Domain.Jobs;
@@ -59,9 +60,13 @@ internal static class RunSpecBuilder
             return new EvalSetSpec(id, datasets[id].Name, role, reference.Path, reference.Format, spec.Evaluation.MaxNewTokens);
         }
 
+        // A resumed attempt sends its journal again from the last step stored here: points the previous attempt computed
+        // but its worker did not store before dying fill the gap up to the checkpoint (upserts make the overlap harmless).
+        var lastStored = await db.MetricPoints.Where(m => m.JobId == job.Id && m.Name == MetricNames.TrainLoss).MaxAsync(m => (int?)m.Step, ct);
         var h = spec.Hyperparameters;
         return new FineTuneRunSpec
         {
+            ReplayMetricsFromStep = lastStored ?? 0,
             ModelDirectory = modelDirectory,
             BaseModelName = spec.BaseModel,
             Method = spec.Method == DomainMethod.Full ? EngineMethod.Full : EngineMethod.Lora,
