@@ -193,6 +193,12 @@ public sealed class DashboardTests(DashboardHost host) : IClassFixture<Dashboard
             job.Fail("out_of_memory", "CUDA out of memory at step 3.", DateTimeOffset.UtcNow);
         }))[0];
         var running = (await SeededJob.JobsAsync(host.Database, 1, "to-cancel", job => job.MoveTo(JobStatus.Running, DateTimeOffset.UtcNow)))[0];
+        var abandoned = (await SeededJob.JobsAsync(host.Database, 1, "abandoned", job =>
+        {
+            // Its worker renewed the lease five minutes ago and never again.
+            job.Claim("gone-worker", TimeSpan.FromSeconds(30), DateTimeOffset.UtcNow.AddMinutes(-5));
+            job.Progress = new JobProgress { Step = 7, TotalSteps = 100, EtaSeconds = 120 };
+        }))[0];
         var (playwright, browser) = await Chromium.LaunchAsync();
         try
         {
@@ -209,6 +215,15 @@ public sealed class DashboardTests(DashboardHost host) : IClassFixture<Dashboard
             await Expect(detail).ToHaveAttributeAsync("data-polling", "stopped");
             await Expect(page.Locator("#cancel")).ToHaveCountAsync(0);
             await Expect(page.Locator("#loss-chart figure")).ToHaveAttributeAsync("data-points", "0");
+            // A failed job can be retried from the page; it goes back to the queue and the page polls again.
+            await page.ClickAsync("#retry");
+            await Expect(detail.Locator(".job-head").GetByTestId("status")).ToHaveTextAsync("queued");
+            await Expect(detail).ToHaveAttributeAsync("data-polling", "on");
+
+            await page.GotoAsync($"/dashboard/?poll={PollMs}#/jobs/{abandoned}");
+            var stale = page.Locator($".job[data-job-id='{abandoned}']");
+            await Expect(stale.GetByTestId("stale-worker")).ToContainTextAsync("gone-worker — not answering");
+            await Expect(stale.Locator("dt:text-is('ETA') + dd")).ToHaveTextAsync("–");
 
             await page.GotoAsync($"/dashboard/?poll={PollMs}#/jobs/{running}");
             page.Dialog += (_, dialog) => dialog.AcceptAsync();
