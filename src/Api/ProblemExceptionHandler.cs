@@ -13,6 +13,18 @@ internal sealed class ProblemExceptionHandler(IProblemDetailsService problems) :
     {
         var problem = exception switch
         {
+            BadHttpRequestException { InnerException: JsonException json } when UnknownField(json) is { } field => new ValidationProblemDetails(
+                new Dictionary<string, string[]> { [field] = [$"'{field}' is not a field of this request; check its spelling (see Swagger for the schema)."] })
+            {
+                Status = StatusCodes.Status422UnprocessableEntity,
+                Title = "The request has a field this API does not know.",
+            },
+            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => new ProblemDetails
+            {
+                Status = StatusCodes.Status413PayloadTooLarge,
+                Title = "The request body is too large.",
+                Detail = "JSON bodies are limited by Api:MaxJsonBodyBytes (1 MiB by default); datasets are uploaded as multipart files (Datasets:MaxUploadBytes).",
+            },
             BadHttpRequestException bad => new ProblemDetails
             {
                 Status = bad.StatusCode,
@@ -27,5 +39,15 @@ internal sealed class ProblemExceptionHandler(IProblemDetailsService problems) :
         if (problem is null) return false;
         context.Response.StatusCode = problem.Status!.Value;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem, Exception = exception });
+    }
+
+    /// <summary>The path of an unknown property (snake_case, as the client wrote it), from System.Text.Json's unmapped-member error.</summary>
+    private static string? UnknownField(JsonException json)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(json.Message, "^The JSON property '(?<name>[^']+)' could not be mapped");
+        if (!match.Success) return null;
+        // The path already ends with the unknown property: $.lora.rnak
+        var path = (json.Path ?? "").TrimStart('$').TrimStart('.');
+        return path.Length > 0 ? path : match.Groups["name"].Value;
     }
 }

@@ -130,6 +130,11 @@ public sealed class JsonlValidator : IDisposable
             AddError(_lineNumber, $"invalid UTF-8 at byte {FirstInvalidByte(line) + 1}");
             return;
         }
+        if (line.IndexOf((byte)0) is var nul and >= 0)
+        {
+            AddError(_lineNumber, $"a NUL byte (0x00) at byte {nul + 1}: not allowed in JSON text");
+            return;
+        }
         JsonDocument document;
         try
         {
@@ -137,11 +142,22 @@ public sealed class JsonlValidator : IDisposable
         }
         catch (JsonException e)
         {
-            AddError(_lineNumber, $"invalid JSON at byte {e.BytePositionInLine + 1}");
+            AddError(_lineNumber, e.Message.Contains("maximum configured depth", StringComparison.Ordinal)
+                ? $"nested deeper than 64 levels (System.Text.Json's limit) at byte {e.BytePositionInLine + 1}"
+                : $"invalid JSON at byte {e.BytePositionInLine + 1}: {Reason(e)}");
             return;
         }
         using (document)
             CheckRow(document.RootElement, line);
+    }
+
+    /// <summary>System.Text.Json's own words without its position suffix (the line and byte are reported separately).</summary>
+    private static string Reason(JsonException e)
+    {
+        var message = e.Message;
+        var cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        if (cut < 0) cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return (cut > 0 ? message[..cut] : message).TrimEnd(' ', '.', '|');
     }
 
     private void CheckRow(JsonElement row, ReadOnlySpan<byte> line)

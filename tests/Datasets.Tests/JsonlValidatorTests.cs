@@ -13,6 +13,13 @@ public sealed class JsonlValidatorTests
 
     private static string[] Errors(DatasetValidationResult result) => result.Errors.Select(e => e.ToString()).ToArray();
 
+    private static void AssertSingleErrorStartingWith(string content, string expected)
+    {
+        var result = Validate(content);
+        Assert.False(result.IsValid);
+        Assert.StartsWith(expected, Assert.Single(Errors(result)));
+    }
+
     private static void AssertSingleError(string content, string expected, DatasetValidationOptions? options = null)
     {
         var result = Validate(content, options);
@@ -112,7 +119,7 @@ public sealed class JsonlValidatorTests
 
     [Fact]
     public void Invalid_json_names_line_and_byte() =>
-        AssertSingleError("{\"text\":\"a\"}\n{\"text\": \"b\",}\n", "line 2: invalid JSON at byte 14");
+        AssertSingleErrorStartingWith("{\"text\":\"a\"}\n{\"text\": \"b\",}\n", "line 2: invalid JSON at byte 14: ");
 
     [Theory]
     [InlineData("[1,2]")]
@@ -130,6 +137,14 @@ public sealed class JsonlValidatorTests
             ["line 1: cannot tell the format from the fields; expected one of: text, prompt_completion, messages, multiple_choice, exact_match",
              "line 3: text is required"],
             Errors(result));
+    }
+
+    [Fact]
+    public void A_line_nested_too_deep_and_a_line_with_a_nul_byte_each_say_what_is_wrong()
+    {
+        var deep = "{\"text\": " + new string('[', 80) + new string(']', 80) + "}";
+        AssertSingleErrorStartingWith("{\"text\":\"a\"}\n" + deep + "\n", "line 2: nested deeper than 64 levels");
+        AssertSingleErrorStartingWith("{\"text\":\"a\u0000b\"}\n", "line 1: a NUL byte (0x00) at byte 11: ");
     }
 
     [Fact]

@@ -84,6 +84,7 @@ internal sealed class JobSpecValidator(LoraDbContext db, JobQueueOptions queue)
 
     private static void ValidateLora(LoraSettings lora, BaseModel? model, Action<string, string> fail)
     {
+        RequireFinite(fail, ("lora.alpha", lora.Alpha), ("lora.dropout", lora.Dropout), ("lora.lora_plus_ratio", lora.LoraPlusRatio));
         if (lora.Rank < 1) fail("lora.rank", "rank must be at least 1.");
         else if (model is not null && lora.Rank > model.HiddenSize)
             fail("lora.rank", $"rank {lora.Rank} is larger than the model's hidden size ({model.HiddenSize}); a LoRA update cannot have a higher rank than its matrix.");
@@ -104,6 +105,8 @@ internal sealed class JobSpecValidator(LoraDbContext db, JobQueueOptions queue)
     private static void ValidateHyperparameters(Hyperparameters hp, BaseModel? model, Action<string, string> fail)
     {
         const string p = "hyperparameters.";
+        RequireFinite(fail, (p + "learning_rate", hp.LearningRate), (p + "weight_decay", hp.WeightDecay), (p + "warmup_ratio", hp.WarmupRatio),
+            (p + "min_learning_rate_ratio", hp.MinLearningRateRatio), (p + "gradient_clip", hp.GradientClip));
         if (hp.LearningRate is <= 0 or >= 1) fail(p + "learning_rate", "learning_rate must be in (0, 1).");
         if (hp.Epochs is < 1 or > 1000) fail(p + "epochs", "epochs must be between 1 and 1000.");
         if (hp.MaxSteps is < 1) fail(p + "max_steps", "max_steps must be at least 1 when given.");
@@ -120,6 +123,13 @@ internal sealed class JobSpecValidator(LoraDbContext db, JobQueueOptions queue)
         if (hp.WarmupSteps is < 0) fail(p + "warmup_steps", "warmup_steps must not be negative.");
         if (hp.MinLearningRateRatio is < 0 or > 1) fail(p + "min_learning_rate_ratio", "min_learning_rate_ratio must be in [0, 1].");
         if (hp.GradientClip < 0) fail(p + "gradient_clip", "gradient_clip must not be negative (0 disables clipping).");
+    }
+
+    /// <summary>NaN slips through every range check (all comparisons are false): refuse it, and infinities, by name.</summary>
+    private static void RequireFinite(Action<string, string> fail, params (string Field, double? Value)[] values)
+    {
+        foreach (var (field, value) in values)
+            if (value is { } v && !double.IsFinite(v)) fail(field, $"{field.Split('.')[^1]} must be a finite number.");
     }
 
     private async Task<Dictionary<Guid, Dataset>> LoadDatasetsAsync(CreateJobRequest request, Guid tenantId, CancellationToken ct)
