@@ -47,6 +47,22 @@ public sealed class HfTokenizerTests
     }
 
     [Fact]
+    public void Truncation_and_padding_saved_in_tokenizer_json_do_not_change_what_encode_returns()
+    {
+        var directory = TinyTokenizerFiles.Write(addedTokens: ["<pad>"], pad: "<pad>");
+        var path = Path.Combine(directory, "tokenizer.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        // As published copies carry them: cut at 5 tokens, pad everything to 12.
+        json["truncation"] = System.Text.Json.Nodes.JsonNode.Parse("""{"direction": "Right", "max_length": 5, "strategy": "LongestFirst", "stride": 0}""");
+        json["padding"] = System.Text.Json.Nodes.JsonNode.Parse("""{"strategy": {"Fixed": 12}, "direction": "Right", "pad_to_multiple_of": null, "pad_id": 256, "pad_type_id": 0, "pad_token": "<pad>"}""");
+        File.WriteAllText(path, json.ToJsonString());
+
+        using var tokenizer = HfTokenizer.Load(directory);
+        Assert.Equal(TinyTokenizerFiles.Bytes("a sentence longer than five tokens"), tokenizer.Encode("a sentence longer than five tokens"));
+        Assert.Equal(TinyTokenizerFiles.Bytes("hi"), tokenizer.Encode("hi"));
+    }
+
+    [Fact]
     public void Merges_load_in_both_spellings()
     {
         using var strings = HfTokenizer.Load(TinyTokenizerFiles.Write(merges: ["a b"]));

@@ -10,7 +10,7 @@ namespace LoraService.Training.Tokenization;
 /// <remarks>
 /// The post-processor is removed before loading so <see cref="Encode"/> never inserts BOS/EOS by
 /// itself: the data pipeline adds them explicitly, once per sequence, and can encode chat turns
-/// piece by piece.
+/// piece by piece. Saved <c>truncation</c> and <c>padding</c> sections (published copies carry them) are dropped too.
 /// </remarks>
 public sealed class HfTokenizer : ITokenizer, IDisposable
 {
@@ -44,6 +44,9 @@ public sealed class HfTokenizer : ITokenizer, IDisposable
         var tokenIds = TokenIds(json);
         var postProcessorAddsBos = PostProcessorStartsWithSpecialToken(json["post_processor"]);
         json["post_processor"] = null;
+        // Saved truncation/padding would cut or pad every text; transformers' tokenizer(text) switches both off, so do we.
+        json["truncation"] = null;
+        json["padding"] = null;
 
         var stripped = Path.Combine(Path.GetTempPath(), $"tokenizer-{Guid.NewGuid():N}.json");
         File.WriteAllText(stripped, json.ToJsonString());
