@@ -26,6 +26,9 @@ public sealed class ResilienceTests(Service service) : IClassFixture<Service>
 
         var checkpoints = await service.Client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}/checkpoints");
         Assert.NotEqual(0, checkpoints.GetArrayLength());
+        // Each listed checkpoint is still on disk (the engine keeps the newest two) and carries the train loss of its step.
+        Assert.InRange(checkpoints.GetArrayLength(), 1, 2);
+        Assert.All(checkpoints.EnumerateArray(), c => Assert.True(c.GetProperty("metrics").TryGetProperty(MetricNames.TrainLoss, out _), c.ToString()));
         var artifacts = await service.Client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}/artifacts");
         Assert.Equal(0, artifacts.GetArrayLength());
     }

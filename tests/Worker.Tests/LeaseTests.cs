@@ -113,17 +113,36 @@ public sealed class LeaseTests : IAsyncLifetime
         Assert.Equal(LeaseState.Lost, await stale.RenewAsync(TimeSpan.FromSeconds(30), new JobProgress { Step = 99 }, CancellationToken.None));
         Assert.False(await stale.WriteMetricsAsync([("train/loss", 5, 9.0)], CancellationToken.None));
         Assert.False(await stale.AddEventAsync("info", "from the past"));
-        Assert.False(await stale.AddCheckpointAsync(5, "k", 1, CancellationToken.None));
+        Assert.False(await stale.AddCheckpointAsync(5, "k", 1, new Dictionary<string, double>(), ["k"], CancellationToken.None));
 
         Assert.Equal(LeaseState.Held, await current.RenewAsync(TimeSpan.FromSeconds(30), new JobProgress { Step = 5 }, CancellationToken.None));
         Assert.True(await current.WriteMetricsAsync([("train/loss", 5, 1.0)], CancellationToken.None));
-        Assert.True(await current.AddCheckpointAsync(5, "k", 1, CancellationToken.None));
+        Assert.True(await current.AddCheckpointAsync(5, "k", 1, new Dictionary<string, double>(), ["k"], CancellationToken.None));
 
         await using var db = _database.CreateContext();
         var point = await db.MetricPoints.SingleAsync(m => m.JobId == id);
         Assert.Equal((1.0, 2), (point.Value, point.Attempt));
         Assert.Equal(5, (await ReadAsync(id)).Progress.Step);
         Assert.DoesNotContain(await db.JobEvents.Where(e => e.JobId == id).Select(e => e.Message).ToListAsync(), m => m == "from the past");
+    }
+
+    [Fact]
+    public async Task A_checkpoint_row_carries_the_metrics_at_its_step_and_rows_of_pruned_checkpoints_go()
+    {
+        var id = await SeedAsync();
+        var claimed = (await ClaimAsync("w"))!;
+        var lease = new JobLease(_dataSource, id, claimed.TenantId, claimed.Attempt, "w");
+        Assert.True(await lease.AddCheckpointAsync(10, "c10", 1, new Dictionary<string, double> { ["train/loss"] = 1.5 }, ["c10"], CancellationToken.None));
+        Assert.True(await lease.AddCheckpointAsync(20, "c20", 1, new Dictionary<string, double> { ["train/loss"] = 1.2, ["eval/validation/x/loss"] = 1.3 }, ["c10", "c20"], CancellationToken.None));
+        // The engine kept two checkpoints: writing the third pruned the first folder.
+        Assert.True(await lease.AddCheckpointAsync(30, "c30", 1, new Dictionary<string, double> { ["train/loss"] = 1.1 }, ["c20", "c30"], CancellationToken.None));
+
+        await using var db = _database.CreateContext();
+        var rows = await db.Checkpoints.Where(c => c.JobId == id).OrderBy(c => c.Step).ToListAsync();
+        Assert.Equal([20, 30], rows.Select(r => r.Step));
+        using var metrics = System.Text.Json.JsonDocument.Parse(rows[0].Metrics!);
+        Assert.Equal(1.3, metrics.RootElement.GetProperty("eval/validation/x/loss").GetDouble());
+        Assert.Equal(1.2, metrics.RootElement.GetProperty("train/loss").GetDouble());
     }
 
     [Fact]

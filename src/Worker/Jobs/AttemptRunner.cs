@@ -43,6 +43,7 @@ internal sealed class AttemptRunner(
         var stopAt = 0L;
         var metrics = new MetricWriter(lease);
         var progress = new ProgressBox();
+        var atStep = new StepMetrics();
         AttemptResult? result = null;
         AttemptError? error = null;
         int exitCode;
@@ -70,6 +71,7 @@ internal sealed class AttemptRunner(
                 switch (message)
                 {
                     case AttemptStep s:
+                        atStep.Record(s.Step, MetricNames.TrainLoss, s.Loss);
                         metrics.Add(MetricNames.TrainLoss, s.Step, s.Loss);
                         metrics.Add(MetricNames.LearningRate, s.Step, s.LearningRate);
                         metrics.Add(MetricNames.GradNorm, s.Step, s.GradNorm);
@@ -81,13 +83,18 @@ internal sealed class AttemptRunner(
                         progress.Log(logger, job.Id, s);
                         break;
                     case AttemptEvaluation e:
-                        foreach (var m in e.Measurements) metrics.Add(MetricNames.Eval(m.Role, m.DatasetId, m.Metric), e.Step, m.Value);
+                        foreach (var m in e.Measurements)
+                        {
+                            atStep.Record(e.Step, MetricNames.Eval(m.Role, m.DatasetId, m.Metric), m.Value);
+                            metrics.Add(MetricNames.Eval(m.Role, m.DatasetId, m.Metric), e.Step, m.Value);
+                        }
                         logger.LogInformation("Job {JobId} evaluated at step {Step}: {Count} measurement(s)", job.Id, e.Step, e.Measurements.Count);
                         break;
                     case AttemptCheckpoint c:
                         // Metrics up to the checkpoint are durable before its row says "resume from here".
                         if (!await Fenced(() => metrics.FlushAsync()) ||
-                            !await Fenced(() => lease.AddCheckpointAsync(c.Step, CheckpointKey(job.Id, c.Directory), FolderBytes(c.Directory), CancellationToken.None)))
+                            !await Fenced(() => lease.AddCheckpointAsync(c.Step, CheckpointKey(job.Id, c.Directory), FolderBytes(c.Directory),
+                                atStep.At(c.Step), CheckpointsOnDisk(job.Id, c.Directory), CancellationToken.None)))
                             Stop(StopReason.LeaseLost, kill: true);
                         break;
                     case AttemptEvent e:
@@ -219,8 +226,36 @@ internal sealed class AttemptRunner(
 
     private string CheckpointKey(Guid jobId, string directory) => $"{RunSpecBuilder.WorkKey(jobId)}/checkpoints/{Path.GetFileName(directory)}";
 
+    /// <summary>The storage keys of the checkpoint folders still on disk (the engine prunes old ones).</summary>
+    private IReadOnlyList<string> CheckpointsOnDisk(Guid jobId, string directory)
+    {
+        var root = Path.GetDirectoryName(Path.GetFullPath(directory));
+        return root is null || !Directory.Exists(root)
+            ? []
+            : Directory.EnumerateDirectories(root).Select(d => CheckpointKey(jobId, d)).ToList();
+    }
+
     private static long FolderBytes(string directory) =>
         Directory.Exists(directory) ? Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length) : 0;
+
+    /// <summary>The metrics reported at the latest step (its train loss, and an evaluation if one ran there), for its checkpoint row.</summary>
+    private sealed class StepMetrics
+    {
+        private int _step = -1;
+        private readonly Dictionary<string, double> _values = [];
+
+        public void Record(int step, string name, double value)
+        {
+            if (step != _step)
+            {
+                _values.Clear();
+                _step = step;
+            }
+            if (double.IsFinite(value)) _values[name] = value;
+        }
+
+        public IReadOnlyDictionary<string, double> At(int step) => step == _step ? new Dictionary<string, double>(_values) : new Dictionary<string, double>();
+    }
 
     /// <summary>The latest progress, handed from the message pump to the heartbeat; and a log line every 10 s.</summary>
     private sealed class ProgressBox

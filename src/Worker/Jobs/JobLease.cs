@@ -76,17 +76,24 @@ internal sealed class JobLease(NpgsqlDataSource db, Guid jobId, Guid tenantId, i
         return await command.ExecuteNonQueryAsync(ct) > 0;
     }
 
-    /// <summary>Records a complete checkpoint folder (relative storage key) with an event.</summary>
-    public async Task<bool> AddCheckpointAsync(int step, string storageKey, long bytes, CancellationToken ct)
+    /// <summary>
+    /// Records a complete checkpoint folder (relative storage key) with the metrics at its step and an event, and forgets
+    /// the rows of checkpoints the engine pruned from disk (<paramref name="onDisk"/>: the keys still there).
+    /// </summary>
+    public async Task<bool> AddCheckpointAsync(int step, string storageKey, long bytes, IReadOnlyDictionary<string, double> metrics,
+        IReadOnlyList<string> onDisk, CancellationToken ct)
     {
         await using var command = Command(
             $"""
             WITH lease AS ({Holds}),
             saved AS (
-                INSERT INTO checkpoints (id, job_id, step, storage_key, bytes, created_at)
-                SELECT @id, @job, @step, @key, @bytes, now() FROM lease
-                ON CONFLICT (job_id, step) DO UPDATE SET storage_key = excluded.storage_key, bytes = excluded.bytes, created_at = excluded.created_at
-                RETURNING step)
+                INSERT INTO checkpoints (id, job_id, step, storage_key, bytes, metrics, created_at)
+                SELECT @id, @job, @step, @key, @bytes, @metrics, now() FROM lease
+                ON CONFLICT (job_id, step) DO UPDATE SET storage_key = excluded.storage_key, bytes = excluded.bytes,
+                    metrics = excluded.metrics, created_at = excluded.created_at
+                RETURNING step),
+            pruned AS (
+                DELETE FROM checkpoints WHERE job_id = @job AND step <> @step AND NOT (storage_key = ANY(@on_disk)) AND EXISTS (SELECT 1 FROM saved))
             INSERT INTO job_events (job_id, created_at, level, type, message, data)
             SELECT @job, now(), @level, @type, @message, @data FROM saved
             """);
@@ -94,6 +101,8 @@ internal sealed class JobLease(NpgsqlDataSource db, Guid jobId, Guid tenantId, i
         command.Parameters.AddWithValue("step", step);
         command.Parameters.AddWithValue("key", storageKey);
         command.Parameters.AddWithValue("bytes", bytes);
+        command.Parameters.Add(new NpgsqlParameter("metrics", NpgsqlDbType.Jsonb) { Value = JsonSerializer.Serialize(metrics) });
+        command.Parameters.AddWithValue("on_disk", onDisk.ToArray());
         AddEventParameters(command, "info", "checkpoint", $"Checkpoint at step {step}", new { step, bytes });
         return await command.ExecuteNonQueryAsync(ct) > 0;
     }
