@@ -156,7 +156,8 @@ public sealed class AttemptTests : IDisposable
         File.WriteAllText(Path.Combine(_dir, "spec.json"), spec);
 
         using var child = new Child(_dir, "spec.json");
-        Assert.Equal("evaluating", child.WaitFor<AttemptAlive>().Phase);
+        // Reading and tokenizing the data may already send a "preparing" line on a busy machine: wait for the baseline.
+        Assert.Equal("evaluating", child.WaitFor<AttemptAlive>(a => a.Phase == "evaluating").Phase);
         child.Process.StandardInput.WriteLine(AttemptProtocol.StopCommand);
         child.Process.StandardInput.Flush();
         var messages = child.ReadToEnd();
