@@ -195,18 +195,16 @@ public sealed class AttemptTests : IDisposable
     {
         using var child = new Child(_dir, Spec(steps: 5000, checkpointEvery: 1));
         child.WaitFor<AttemptCheckpoint>(c => c.Step >= 3);
-        var clock = Stopwatch.StartNew();
         child.Process.StandardInput.Close();
 
-        Assert.True(child.Process.WaitForExit(TimeSpan.FromSeconds(3)), "the orphan kept running after stdin closed");
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3));
+        // A checkpoint per step on a 5000-step run: a child that ignored the closed pipe would still be writing them.
+        Assert.True(child.Process.WaitForExit(TimeSpan.FromSeconds(10)), "the orphan kept running after stdin closed");
         Assert.Equal(75, child.Process.ExitCode);
         var messages = child.ReadToEnd();
         Assert.DoesNotContain(messages, m => m is AttemptResult or AttemptError);
         var checkpoints = Directory.GetDirectories(Path.Combine(_dir, "work", "checkpoints")).Order().ToList();
         Thread.Sleep(1000);
         Assert.Equal(checkpoints, Directory.GetDirectories(Path.Combine(_dir, "work", "checkpoints")).Order().ToList());
-        Assert.True(checkpoints.Count < 5000);
     }
 
     [Fact]
@@ -239,7 +237,7 @@ public sealed class AttemptTests : IDisposable
         Assert.False(child.Process.HasExited);
 
         child.Process.StandardInput.Close();
-        Assert.True(child.Process.WaitForExit(TimeSpan.FromSeconds(3)));
+        Assert.True(child.Process.WaitForExit(TimeSpan.FromSeconds(10)));
         Assert.Equal(75, child.Process.ExitCode);
     }
 
