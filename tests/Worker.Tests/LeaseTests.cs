@@ -66,6 +66,15 @@ public sealed class LeaseTests : IAsyncLifetime
         await command.ExecuteNonQueryAsync();
     }
 
+    /// <summary>What the API does on POST /cancel for a running job.</summary>
+    private async Task RequestCancelAsync(Guid id)
+    {
+        await using var db = _database.CreateContext();
+        var job = await db.Jobs.SingleAsync(j => j.Id == id);
+        job.MoveTo(JobStatus.Cancelling, DateTimeOffset.UtcNow);
+        await db.SaveChangesAsync();
+    }
+
     private async Task<FineTuneJob> ReadAsync(Guid id)
     {
         await using var db = _database.CreateContext();
@@ -150,12 +159,7 @@ public sealed class LeaseTests : IAsyncLifetime
     {
         var id = await SeedAsync();
         var claimed = (await ClaimAsync("w"))!;
-        await using (var db = _database.CreateContext())
-        {
-            var job = await db.Jobs.SingleAsync(j => j.Id == id);
-            job.MoveTo(JobStatus.Cancelling, DateTimeOffset.UtcNow);
-            await db.SaveChangesAsync();
-        }
+        await RequestCancelAsync(id);
         var lease = new JobLease(_dataSource, id, claimed.TenantId, claimed.Attempt, "w");
         Assert.Equal(LeaseState.CancelRequested, await lease.RenewAsync(TimeSpan.FromSeconds(30), null, CancellationToken.None));
         Assert.True(await lease.WriteMetricsAsync([("train/loss", 1, 1.0)], CancellationToken.None));
@@ -187,12 +191,7 @@ public sealed class LeaseTests : IAsyncLifetime
     {
         var id = await SeedAsync();
         await ClaimAsync("dead");
-        await using (var db = _database.CreateContext())
-        {
-            var job = await db.Jobs.SingleAsync(j => j.Id == id);
-            job.MoveTo(JobStatus.Cancelling, DateTimeOffset.UtcNow);
-            await db.SaveChangesAsync();
-        }
+        await RequestCancelAsync(id);
         await ExpireLeaseAsync(id);
         await Reaper().ReapOnceAsync(CancellationToken.None);
         Assert.Equal(JobStatus.Cancelled, (await ReadAsync(id)).Status);
@@ -243,13 +242,8 @@ public sealed class LeaseTests : IAsyncLifetime
     {
         var id = await SeedAsync();
         var claimed = (await ClaimAsync("w"))!;
-        await using (var db = _database.CreateContext())
-        {
-            // The API accepted a cancel a moment before the attempt reported that it completed.
-            var job = await db.Jobs.SingleAsync(j => j.Id == id);
-            job.MoveTo(JobStatus.Cancelling, DateTimeOffset.UtcNow);
-            await db.SaveChangesAsync();
-        }
+        // The API accepted a cancel a moment before the attempt reported that it completed.
+        await RequestCancelAsync(id);
         await Finisher().FinishAsync(new JobLease(_dataSource, id, claimed.TenantId, claimed.Attempt, "w"), claimed, Completed(5));
 
         var ended = await ReadAsync(id);
