@@ -67,6 +67,23 @@ public sealed class FineTuneJob : ITenantOwned
         FinishedAt = null;
     }
 
+    /// <summary>
+    /// An attempt ended abnormally (worker lost, crash, out of memory, hang): the job goes back to the queue to resume from
+    /// its checkpoint, or fails with <paramref name="code"/> once its max_attempts such ends are reached (the message is
+    /// given the count). True when it was re-queued.
+    /// </summary>
+    public bool EndAbnormalAttempt(string code, Func<int, string> failureMessage, DateTimeOffset now)
+    {
+        FailedAttempts++;
+        if (FailedAttempts >= Spec.ResolvedMaxAttempts)
+        {
+            Fail(code, failureMessage(FailedAttempts), now);
+            return false;
+        }
+        Requeue(now);
+        return true;
+    }
+
     /// <summary>A failed job goes back to the queue as a new attempt with a fresh attempt budget.</summary>
     public void Retry(DateTimeOffset now)
     {

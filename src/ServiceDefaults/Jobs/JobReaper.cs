@@ -76,15 +76,13 @@ public sealed class JobReaper(IServiceScopeFactory scopes, JobWakeUps wakeUps, R
                     new { worker = holder, attempt = job.Attempt }, type: "cancelled"));
                 continue;
             }
-            job.FailedAttempts++;
-            if (job.FailedAttempts >= job.Spec.ResolvedMaxAttempts)
+            var lostAttempt = job.Attempt;
+            if (!job.EndAbnormalAttempt("worker_lost", times => $"The job's worker stopped answering {times} times (last: {holder}, attempt {lostAttempt}); " +
+                    "it is not resumed again. Check the worker logs; POST /retry resumes it from its last checkpoint.", now))
             {
-                job.Fail("worker_lost", $"The job's worker stopped answering {job.FailedAttempts} times (last: {holder}, attempt {job.Attempt}); " +
-                    "it is not resumed again. Check the worker logs; POST /retry resumes it from its last checkpoint.", now);
                 db.JobEvents.Add(JobEvent.Create(job.Id, $"Giving up after {job.FailedAttempts} lost attempts", level: "error", type: "failed"));
                 continue;
             }
-            job.Requeue(now);
             requeued.Add(job);
             db.JobEvents.Add(JobEvent.Create(job.Id, $"Worker {holder} stopped answering (lease expired); the job goes back to the queue and resumes from its last checkpoint",
                 new { worker = holder, attempt = job.Attempt, failed_attempts = job.FailedAttempts }, level: "warning", type: "lease_expired"));

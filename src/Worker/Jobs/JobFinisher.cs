@@ -71,19 +71,10 @@ internal sealed class JobFinisher(IServiceScopeFactory scopes, IArtifactStore st
                     Event($"Worker {lease.Worker} stopped{steps}; the job goes back to the queue and will resume from its last checkpoint", "warning", "handed_back");
                     break;
                 case var code when outcome.IsAbnormal:
-                    job.FailedAttempts++;
-                    if (job.FailedAttempts >= job.Spec.ResolvedMaxAttempts)
-                    {
-                        job.Fail(code, $"{Describe(code)} {job.FailedAttempts} times; it is not resumed again. Last: {outcome.Detail}. " +
-                            "POST /retry resumes it from its last checkpoint.", now);
-                        Event($"Giving up after {job.FailedAttempts} failed attempts ({code})", "error", "failed");
-                    }
-                    else
-                    {
-                        job.Requeue(now);
-                        wake = true;
-                        Event($"Attempt {job.Attempt} {code}: {outcome.Detail}; the job resumes from its last checkpoint", "warning", code);
-                    }
+                    wake = job.EndAbnormalAttempt(code, times => $"{Describe(code)} {times} times; it is not resumed again. Last: {outcome.Detail}. " +
+                        "POST /retry resumes it from its last checkpoint.", now);
+                    if (wake) Event($"Attempt {job.Attempt} {code}: {outcome.Detail}; the job resumes from its last checkpoint", "warning", code);
+                    else Event($"Giving up after {job.FailedAttempts} failed attempts ({code})", "error", "failed");
                     break;
                 default:
                     job.Fail(outcome.Code, outcome.Detail, now);
