@@ -7,6 +7,9 @@ namespace LoraService.Api.Tests;
 /// <summary>Bad input never gets a 500: broken JSON and wrong types are problem details that say what was wrong.</summary>
 public sealed class MalformedRequestTests(ApiFactory factory) : IClassFixture<ApiFactory>
 {
+    private Task<HttpResponseMessage> PostJobAsync(string body) =>
+        factory.CreateClient(TestKeys.Admin).PostAsync("/api/v1/jobs", new StringContent(body, Encoding.UTF8, "application/json"));
+
     [Theory]
     [InlineData("{\"base_model\": ", "")]
     [InlineData("{\"base_model\": \"m\", \"method\": \"qlora\"}", "method")]
@@ -14,7 +17,7 @@ public sealed class MalformedRequestTests(ApiFactory factory) : IClassFixture<Ap
     [InlineData("[1, 2]", "")]
     public async Task Broken_job_bodies_are_400_problem_details(string body, string mentions)
     {
-        var response = await factory.CreateClient(TestKeys.Admin).PostAsync("/api/v1/jobs", new StringContent(body, Encoding.UTF8, "application/json"));
+        var response = await PostJobAsync(body);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         Assert.Contains(mentions, await response.Content.ReadAsStringAsync());
@@ -26,7 +29,7 @@ public sealed class MalformedRequestTests(ApiFactory factory) : IClassFixture<Ap
     [InlineData("{\"base_model\": \"m\", \"lora\": {\"alpha\": \"Infinity\"}}", "$.lora.alpha")]
     public async Task Numbers_must_be_json_numbers(string body, string path)
     {
-        var response = await factory.CreateClient(TestKeys.Admin).PostAsync("/api/v1/jobs", new StringContent(body, Encoding.UTF8, "application/json"));
+        var response = await PostJobAsync(body);
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.BadRequest, text);
         Assert.Contains(path, text);
@@ -35,8 +38,7 @@ public sealed class MalformedRequestTests(ApiFactory factory) : IClassFixture<Ap
     [Fact]
     public async Task An_infinite_number_is_a_422_naming_the_field()
     {
-        var response = await factory.CreateClient(TestKeys.Admin).PostAsync("/api/v1/jobs",
-            new StringContent("{\"base_model\": \"m\", \"hyperparameters\": {\"learning_rate\": 1e999}}", Encoding.UTF8, "application/json"));
+        var response = await PostJobAsync("{\"base_model\": \"m\", \"hyperparameters\": {\"learning_rate\": 1e999}}");
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode is HttpStatusCode.UnprocessableEntity or HttpStatusCode.BadRequest, text);
         Assert.Contains("learning_rate", text);
@@ -47,7 +49,7 @@ public sealed class MalformedRequestTests(ApiFactory factory) : IClassFixture<Ap
     [InlineData("{\"base_model\": \"m\", \"lora\": {\"rnak\": 8}}", "lora.rnak")]
     public async Task An_unknown_field_is_a_422_naming_it(string body, string field)
     {
-        var response = await factory.CreateClient(TestKeys.Admin).PostAsync("/api/v1/jobs", new StringContent(body, Encoding.UTF8, "application/json"));
+        var response = await PostJobAsync(body);
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.UnprocessableEntity, text);
         var errors = System.Text.Json.JsonDocument.Parse(text).RootElement.GetProperty("errors");
@@ -58,7 +60,7 @@ public sealed class MalformedRequestTests(ApiFactory factory) : IClassFixture<Ap
     public async Task A_json_body_over_the_limit_is_413_before_it_is_read()
     {
         var body = "{\"base_model\": \"m\", \"name\": \"" + new string('x', 5 << 20) + "\"}";
-        var response = await factory.CreateClient(TestKeys.Admin).PostAsync("/api/v1/jobs", new StringContent(body, Encoding.UTF8, "application/json"));
+        var response = await PostJobAsync(body);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }

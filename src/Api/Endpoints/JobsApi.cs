@@ -6,6 +6,7 @@ using LoraService.Domain.Persistence;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using LoraService.ServiceDefaults.Jobs;
 using Npgsql;
 
 namespace LoraService.Api.Endpoints;
@@ -120,7 +121,7 @@ internal static class JobsApi
                 await db.SaveChangesAsync(ct);
                 // Tell the running attempt now (LISTEN job_cancel on the workers) rather than at its next heartbeat.
                 if (job.Status == JobStatus.Cancelling)
-                    await db.Database.ExecuteSqlRawAsync("SELECT pg_notify('job_cancel', {0})", [job.Id.ToString()], ct);
+                    await CancelNotifications.NotifyAsync(db, job.Id, ct);
                 return TypedResults.Ok(JobResponse.From(job));
             }
             catch (DbUpdateConcurrencyException) when (attempt < 20)

@@ -1,16 +1,16 @@
 using System.Collections.Concurrent;
+using LoraService.ServiceDefaults.Jobs;
 using Npgsql;
 
 namespace LoraService.Worker.Jobs;
 
 /// <summary>
-/// Hears cancels the moment the API commits them (PostgreSQL LISTEN on <see cref="Channel"/>), so a running attempt is
+/// Hears cancels the moment the API commits them (PostgreSQL LISTEN on <see cref="CancelNotifications.Channel"/>), so a running attempt is
 /// told to stop within milliseconds instead of at its next heartbeat. The heartbeat still reads the status as a fallback
 /// (a notification sent while this listener was reconnecting is not replayed).
 /// </summary>
 internal sealed class CancelSignals(NpgsqlDataSource db, ILogger<CancelSignals> logger) : BackgroundService
 {
-    public const string Channel = "job_cancel";
     private readonly ConcurrentDictionary<Guid, Action> _listeners = new();
 
     public IDisposable Subscribe(Guid jobId, Action onCancel)
@@ -30,7 +30,7 @@ internal sealed class CancelSignals(NpgsqlDataSource db, ILogger<CancelSignals> 
                 {
                     if (Guid.TryParse(e.Payload, out var id) && _listeners.TryGetValue(id, out var onCancel)) onCancel();
                 };
-                await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection))
+                await using (var listen = new NpgsqlCommand($"LISTEN {CancelNotifications.Channel}", connection))
                     await listen.ExecuteNonQueryAsync(stoppingToken);
                 while (!stoppingToken.IsCancellationRequested) await connection.WaitAsync(stoppingToken);
             }
