@@ -244,13 +244,26 @@ public sealed class LeaseTests : IAsyncLifetime
         var claimed = (await ClaimAsync("w"))!;
         // The API accepted a cancel a moment before the attempt reported that it completed.
         await RequestCancelAsync(id);
-        await Finisher().FinishAsync(new JobLease(_dataSource, id, claimed.TenantId, claimed.Attempt, "w"), claimed, Completed(5));
+        await Finisher().FinishAsync(new JobLease(_dataSource, id, claimed.TenantId, claimed.Attempt, "w"), claimed, Completed(5), null);
 
         var ended = await ReadAsync(id);
         Assert.Equal(JobStatus.Cancelled, ended.Status);
         await using var check = _database.CreateContext();
         Assert.Empty(await check.Artifacts.Where(a => a.JobId == id).ToListAsync());
         Assert.Equal("cancelled", (await check.JobAttempts.SingleAsync(a => a.JobId == id)).Outcome);
+    }
+
+    [Fact]
+    public async Task A_completed_attempt_records_its_last_step_even_when_no_heartbeat_carried_it()
+    {
+        var id = await SeedAsync();
+        var claimed = (await ClaimAsync("w"))!;
+        var last = new JobProgress { Step = 5, TotalSteps = 5, Epoch = 1, TokensSeen = 100, EtaSeconds = 0.4 };
+        await Finisher().FinishAsync(new JobLease(_dataSource, id, claimed.TenantId, claimed.Attempt, "w"), claimed, Completed(5), last);
+
+        var ended = await ReadAsync(id);
+        Assert.Equal(JobStatus.Succeeded, ended.Status);
+        Assert.Equal((5, 5, 100L, (double?)null), (ended.Progress.Step, ended.Progress.TotalSteps, ended.Progress.TokensSeen, ended.Progress.EtaSeconds));
     }
 
     [Fact]
@@ -262,7 +275,7 @@ public sealed class LeaseTests : IAsyncLifetime
         await Reaper().ReapOnceAsync(CancellationToken.None);
         var current = (await ClaimAsync("new"))!;
 
-        await Finisher().FinishAsync(new JobLease(_dataSource, id, stale.TenantId, stale.Attempt, "old"), stale, Completed(5));
+        await Finisher().FinishAsync(new JobLease(_dataSource, id, stale.TenantId, stale.Attempt, "old"), stale, Completed(5), null);
         var job = await ReadAsync(id);
         Assert.Equal((JobStatus.Running, "new", current.Attempt), (job.Status, job.WorkerId, job.Attempt));
     }
@@ -273,12 +286,12 @@ public sealed class LeaseTests : IAsyncLifetime
         var id = await SeedAsync(maxAttempts: 2);
         var crash = new AttemptOutcome("crashed", "the attempt died of signal 11 (SIGSEGV)", null);
         var first = (await ClaimAsync("w"))!;
-        await Finisher().FinishAsync(new JobLease(_dataSource, id, first.TenantId, first.Attempt, "w"), first, crash);
+        await Finisher().FinishAsync(new JobLease(_dataSource, id, first.TenantId, first.Attempt, "w"), first, crash, null);
         Assert.Equal((JobStatus.Queued, 1), ((await ReadAsync(id)).Status, (await ReadAsync(id)).FailedAttempts));
         Assert.Contains(id, _queue.WokenJobs);
 
         var second = (await ClaimAsync("w"))!;
-        await Finisher().FinishAsync(new JobLease(_dataSource, id, second.TenantId, second.Attempt, "w"), second, crash);
+        await Finisher().FinishAsync(new JobLease(_dataSource, id, second.TenantId, second.Attempt, "w"), second, crash, null);
         var failed = await ReadAsync(id);
         Assert.Equal((JobStatus.Failed, "crashed"), (failed.Status, failed.ErrorCode));
         Assert.Contains("SIGSEGV", failed.ErrorMessage);
@@ -290,7 +303,7 @@ public sealed class LeaseTests : IAsyncLifetime
         var id = await SeedAsync();
         var claimed = (await ClaimAsync("leaving"))!;
         var outcome = AttemptOutcome.Classify(new LoraService.Contracts.Attempts.AttemptResult("cancelled", 3, 10, 30, []), null, 0, StopReason.Shutdown, false, "");
-        await Finisher().FinishAsync(new JobLease(_dataSource, id, claimed.TenantId, claimed.Attempt, "leaving"), claimed, outcome);
+        await Finisher().FinishAsync(new JobLease(_dataSource, id, claimed.TenantId, claimed.Attempt, "leaving"), claimed, outcome, null);
         var job = await ReadAsync(id);
         Assert.Equal((JobStatus.Queued, 0), (job.Status, job.FailedAttempts));
         await using var db = _database.CreateContext();

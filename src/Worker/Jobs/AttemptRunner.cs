@@ -31,7 +31,7 @@ internal sealed class AttemptRunner(
             }
             catch (JobInputException e)
             {
-                await finisher.FinishAsync(lease, job, new AttemptOutcome(e.Code, e.Message, null));
+                await finisher.FinishAsync(lease, job, new AttemptOutcome(e.Code, e.Message, null), null);
                 return;
             }
         }
@@ -124,19 +124,19 @@ internal sealed class AttemptRunner(
                 logger.LogWarning("Job {JobId}: attempt {Attempt} lost its lease; writing nothing more", job.Id, job.Attempt);
                 return;
             }
-            await FinishAsync(lease, job, outcome);
+            await FinishAsync(lease, job, outcome, progress.Get());
         }
     }
 
     /// <summary>Ends the attempt, retrying through a database outage for as long as the lease could still be ours.</summary>
-    private async Task FinishAsync(JobLease lease, FineTuneJob job, AttemptOutcome outcome)
+    private async Task FinishAsync(JobLease lease, FineTuneJob job, AttemptOutcome outcome, JobProgress? lastProgress)
     {
         var deadline = Environment.TickCount64 + (long)options.Lease.TotalMilliseconds;
         while (true)
         {
             try
             {
-                await finisher.FinishAsync(lease, job, outcome);
+                await finisher.FinishAsync(lease, job, outcome, lastProgress);
                 return;
             }
             catch (Exception e) when (e is NpgsqlException or TimeoutException && Environment.TickCount64 < deadline)

@@ -15,7 +15,7 @@ namespace LoraService.Worker.Jobs;
 /// </summary>
 internal sealed class JobFinisher(IServiceScopeFactory scopes, IArtifactStore store, JobWakeUps wakeUps, ILogger<JobFinisher> logger)
 {
-    public async Task FinishAsync(JobLease lease, FineTuneJob claimed, AttemptOutcome outcome)
+    public async Task FinishAsync(JobLease lease, FineTuneJob claimed, AttemptOutcome outcome, JobProgress? lastProgress)
     {
         // Zipping and hashing take a while: do it before the transaction, for a run that completed.
         IReadOnlyList<Artifact>? artifacts = outcome is { Code: "completed", Result.StepsCompleted: > 0 }
@@ -37,6 +37,8 @@ internal sealed class JobFinisher(IServiceScopeFactory scopes, IArtifactStore st
             return;
         }
         var attempt = await db.JobAttempts.SingleOrDefaultAsync(a => a.JobId == job.Id && a.Attempt == job.Attempt);
+        // The heartbeat stores progress every few seconds; the end must not leave the row a few steps behind.
+        if (lastProgress is not null) job.Progress = lastProgress with { EtaSeconds = null };
         var now = DateTimeOffset.UtcNow;
         var wake = false;
         var steps = outcome.Result is { } r ? $" at step {r.StepsCompleted}" : "";
