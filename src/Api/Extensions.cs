@@ -1,3 +1,4 @@
+using LoraService.Contracts.Jobs;
 using Hangfire;
 using LoraService.Api.Auth;
 using LoraService.Api.Datasets;
@@ -22,7 +23,7 @@ internal static class Extensions
 
         builder.Services.AddSingleton(builder.Configuration.GetSection(JobQueueOptions.Section).Get<JobQueueOptions>() ?? new JobQueueOptions());
         builder.Services.AddScoped<JobQueue>();
-        builder.Services.AddScoped<JobSpecValidator>();
+        builder.Services.AddScoped<JobSpecCheck>();
         builder.Services.AddSingleton<MetricsReader>();
         builder.Services.AddSingleton(builder.Configuration.GetSection(DatasetUploadOptions.Section).Get<DatasetUploadOptions>() ?? new DatasetUploadOptions());
 
@@ -31,14 +32,8 @@ internal static class Extensions
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
         // Binding failures reach ProblemExceptionHandler in every environment, so clients always learn which field was wrong.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-        builder.Services.ConfigureHttpJsonOptions(json =>
-        {
-            // Numbers are JSON numbers ("8" and "NaN" are not), and a misspelt field is an error, not a silent default.
-            json.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
-            json.SerializerOptions.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow;
-            json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
-            json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.SnakeCaseLower));
-        });
+        // Numbers are JSON numbers ("8" and "NaN" are not), and a misspelt field is an error, not a silent default.
+        builder.Services.ConfigureHttpJsonOptions(json => JobSpecJson.Configure(json.SerializerOptions));
         builder.Services.AddMemoryCache();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);

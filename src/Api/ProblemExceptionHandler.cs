@@ -19,6 +19,12 @@ internal sealed class ProblemExceptionHandler(IProblemDetailsService problems) :
                 Status = StatusCodes.Status422UnprocessableEntity,
                 Title = "The request has a field this API does not know.",
             },
+            BadHttpRequestException { InnerException: JsonException json } when WrongType(json) is var (field, message) && field is not null => new ValidationProblemDetails(
+                new Dictionary<string, string[]> { [field] = [message] })
+            {
+                Status = StatusCodes.Status422UnprocessableEntity,
+                Title = "A field has a value of the wrong type.",
+            },
             BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => new ProblemDetails
             {
                 Status = StatusCodes.Status413PayloadTooLarge,
@@ -39,6 +45,33 @@ internal sealed class ProblemExceptionHandler(IProblemDetailsService problems) :
         if (problem is null) return false;
         context.Response.StatusCode = problem.Status!.Value;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem, Exception = exception });
+    }
+
+    /// <summary>
+    /// A value System.Text.Json could not convert ("The JSON value could not be converted to T"): its path and what the
+    /// field takes, e.g. <c>hyperparameters.schedule</c> → "schedule must be one of constant, linear, cosine.".
+    /// </summary>
+    private static (string? Field, string Message) WrongType(JsonException json)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(json.Message, @"^The JSON value could not be converted to (?<type>[^.\s][^\s]*?)\.? Path:");
+        var path = (json.Path ?? "").TrimStart('$').TrimStart('.');
+        if (!match.Success || path.Length == 0) return (null, "");
+        var name = path.Split('.')[^1];
+        var typeName = match.Groups["type"].Value;
+        if (typeName.StartsWith("System.Nullable`1[", StringComparison.Ordinal)) typeName = typeName["System.Nullable`1[".Length..].TrimEnd(']');
+        var type = AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetType(typeName)).FirstOrDefault(t => t is not null);
+        var takes = type switch
+        {
+            { IsEnum: true } => "must be one of " + string.Join(", ", Enum.GetNames(type).Select(System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName)),
+            _ when type == typeof(int) || type == typeof(long) => "must be a whole JSON number",
+            _ when type == typeof(double) || type == typeof(float) || type == typeof(decimal) => "must be a finite JSON number (not a string)",
+            _ when type == typeof(bool) => "must be true or false",
+            _ when type == typeof(string) => "must be a string",
+            _ when type == typeof(Guid) => "must be an id",
+            _ when type == typeof(TimeSpan) => "must be a duration \"hh:mm:ss\" (or \"d.hh:mm:ss\")",
+            _ => "has a value of the wrong type",
+        };
+        return (path, $"{name} {takes}.");
     }
 
     /// <summary>The path of an unknown property (snake_case, as the client wrote it), from System.Text.Json's unmapped-member error.</summary>

@@ -1,3 +1,4 @@
+using LoraService.Contracts.Jobs;
 using System.Text.Json.Nodes;
 using LoraService.Api.Endpoints;
 using LoraService.Api.Jobs;
@@ -12,7 +13,7 @@ internal sealed class SwaggerExamples : ISchemaFilter
 {
     private static readonly Dictionary<Type, string> Examples = new()
     {
-        [typeof(CreateJobRequest)] = """
+        [typeof(JobSpec)] = """
             {
               "base_model": "tiny-llama",
               "method": "lora",

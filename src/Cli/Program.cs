@@ -7,10 +7,12 @@ const string Usage = """
                    --intermediate N --vocab N --positions N --seed N]
           Writes a randomly initialised Hugging Face checkpoint (config, safetensors, tokenizer).
 
-      train SPEC.json [--quiet]
+      train SPEC.json [--out DIR] [--work DIR] [--device auto|cpu|cuda] [--quiet]
           One fine-tuning run (LoRA or full) on this machine: baseline and periodic evaluation, checkpoints, and the
           artifacts the service serves (PEFT adapter, merged or full model, metrics.jsonl, summary.json, spectral.json).
-          Rerunning the same spec resumes from its work_directory. Ctrl-C stops after the current step.
+          SPEC.json is the body of POST /api/v1/jobs with a checkpoint folder as base_model and JSONL files as
+          datasets (paths relative to the spec). Artifacts go to --out (SPEC.out), checkpoints to --work (SPEC.work);
+          rerunning resumes from there. Ctrl-C stops after the current step.
 
       samples --out DIR [--train-rows N --eval-rows N]
           Writes the generated quickstart datasets (source-domain sentences, target-domain arithmetic) as JSONL.

@@ -1,18 +1,39 @@
+using System.Text.Json;
+using LoraService.Contracts.Jobs;
 using LoraService.Training.Pipeline;
 using LoraService.Training.Training;
 
 namespace LoraService.Cli;
 
-/// <summary><c>train spec.json</c>: one fine-tuning run on this machine, writing the artifacts the service serves.</summary>
+/// <summary>
+/// <c>train SPEC.json</c>: one fine-tuning run on this machine, writing the artifacts the service serves. The spec is the
+/// body of <c>POST /api/v1/jobs</c>, with a checkpoint folder as <c>base_model</c> and JSONL files as datasets.
+/// </summary>
 static class Train
 {
     public static int Run(Args a, string specPath)
     {
         var quiet = a.Flag("quiet");
+        var stem = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(specPath))!, Path.GetFileNameWithoutExtension(specPath));
+        var output = a.Str("out") ?? stem + ".out";
+        var work = a.Str("work") ?? stem + ".work";
+        var device = a.Str("device") ?? "auto";
         a.EnsureAllUsed();
-        var spec = FineTuneRunSpec.Load(specPath);
-        if (spec.Validate() is { Count: > 0 } errors)
-            throw new UsageException($"{specPath}: " + string.Join("; ", errors));
+        if (!Enum.TryParse<DevicePreference>(device, ignoreCase: true, out var preference))
+            throw new UsageException($"--device must be auto, cpu or cuda, not '{device}'");
+
+        JobSpec job;
+        try
+        {
+            job = JsonSerializer.Deserialize<JobSpec>(File.ReadAllText(specPath), JobSpecJson.Options) ?? throw new JsonException("the spec is null");
+        }
+        catch (Exception e) when (e is JsonException or IOException)
+        {
+            throw new UsageException($"{specPath}: {e.Message}");
+        }
+        var (spec, errors) = LocalRunSpec.Build(job, Path.GetDirectoryName(Path.GetFullPath(specPath))!, work, output, preference);
+        if (spec is null)
+            throw new UsageException($"{specPath}:\n  " + string.Join("\n  ", errors));
 
         using var cancel = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>

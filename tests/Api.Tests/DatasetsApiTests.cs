@@ -1,3 +1,4 @@
+using LoraService.Contracts.Jobs;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -138,7 +139,7 @@ public sealed class DatasetsApiTests(ApiFactory factory) : IClassFixture<ApiFact
 
         await using (var db = factory.Database.CreateContext())
         {
-            db.Jobs.Add(new FineTuneJob { TenantId = await Seed.AdminTenantAsync(factory.Database), Spec = new FineTuneSpec { BaseModel = "m", TrainingDataset = id } });
+            db.Jobs.Add(new FineTuneJob { TenantId = await Seed.AdminTenantAsync(factory.Database), Spec = new JobSpec { BaseModel = "m", TrainingDataset = id.ToString() } });
             await db.SaveChangesAsync();
         }
         var refused = await Admin.DeleteAsync($"/api/v1/datasets/{id}");
@@ -146,7 +147,7 @@ public sealed class DatasetsApiTests(ApiFactory factory) : IClassFixture<ApiFact
 
         await using (var db = factory.Database.CreateContext())
         {
-            var job = (await db.Jobs.Where(j => j.Status == JobStatus.Queued).ToListAsync()).Single(j => j.Spec.TrainingDataset == id);
+            var job = (await db.Jobs.Where(j => j.Status == JobStatus.Queued).ToListAsync()).Single(j => j.Spec.TrainingDataset == id.ToString());
             job.MoveTo(JobStatus.Cancelled, DateTimeOffset.UtcNow);
             await db.SaveChangesAsync();
         }

@@ -1,3 +1,4 @@
+using LoraService.Contracts.Jobs;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -65,7 +66,10 @@ public sealed class JobsApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
         { "lora", "{\"target_modules\": [\"q_proj\", \"c_attn\"]}", "'c_attn' is not a module" },
         { "hyperparameters", "{\"max_sequence_length\": 4096}", "exceeds the model's 128 positions" },
         { "hyperparameters", "{\"batch_size\": 8, \"micro_batch_size\": 3}", "must be a multiple of micro_batch_size" },
-        { "hyperparameters", "{\"schedule\": \"exponential\"}", "schedule must be one of" },
+        { "hyperparameters", "{\"chat_template\": \"vicuna\"}", "unknown chat template 'vicuna'" },
+        { "keep_checkpoints", "-1", "keep_checkpoints must be between 0 (all) and 1000" },
+        { "max_wall_time", "\"00:00:01\"", "max_wall_time must be between 00:00:10" },
+        { "metadata", "{\"k\": \"" + new string('v', 513) + "\"}", "string values of at most 512" },
         { "hyperparameters", "{\"learning_rate\": -1}", "learning_rate must be in (0, 1)" },
         { "training_dataset", "\"00000000-0000-0000-0000-000000000001\"", "No dataset" },
     };
@@ -170,7 +174,7 @@ public sealed class JobsApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
     private async Task<Guid> StoredJobAsync(Action<FineTuneJob> arrange)
     {
         await using var db = factory.Database.CreateContext();
-        var job = new FineTuneJob { TenantId = await Seed.AdminTenantAsync(factory.Database), Spec = new FineTuneSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid() } };
+        var job = new FineTuneJob { TenantId = await Seed.AdminTenantAsync(factory.Database), Spec = new JobSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid().ToString() } };
         arrange(job);
         db.Jobs.Add(job);
         await db.SaveChangesAsync();
@@ -227,7 +231,7 @@ public sealed class JobsApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
         {
             var tenant = (await db.ApiKeys.SingleAsync(k => k.Prefix == key.Split('_')[1])).TenantId;
             for (var i = 0; i < 5; i++)
-                db.Jobs.Add(new FineTuneJob { TenantId = tenant, Name = $"job {i}", Spec = new FineTuneSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid() } });
+                db.Jobs.Add(new FineTuneJob { TenantId = tenant, Name = $"job {i}", Spec = new JobSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid().ToString() } });
             await db.SaveChangesAsync();
         }
 

@@ -1,3 +1,4 @@
+using LoraService.Contracts.Jobs;
 using System.Net.Http.Json;
 using System.Text.Json;
 using LoraService.Domain.Jobs;
@@ -12,7 +13,7 @@ public sealed class MetricsApiTests(ApiFactory factory) : IClassFixture<ApiFacto
     public async Task Metrics_come_as_columns_after_a_step_and_filter_by_name()
     {
         var tenant = await Seed.AdminTenantAsync(factory.Database);
-        var job = new FineTuneJob { TenantId = tenant, Spec = new FineTuneSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid() } };
+        var job = new FineTuneJob { TenantId = tenant, Spec = new JobSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid().ToString() } };
         var set = Guid.NewGuid();
         await using (var db = factory.Database.CreateContext())
         {
@@ -48,7 +49,7 @@ public sealed class MetricsApiTests(ApiFactory factory) : IClassFixture<ApiFacto
         var tenant = await Seed.AdminTenantAsync(factory.Database);
         var target = await Seed.DatasetAsync(factory.Database, tenant, "exact_match");
         var source = await Seed.DatasetAsync(factory.Database, tenant, "multiple_choice");
-        var job = new FineTuneJob { TenantId = tenant, Spec = new FineTuneSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid() } };
+        var job = new FineTuneJob { TenantId = tenant, Spec = new JobSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid().ToString() } };
         await using (var db = factory.Database.CreateContext())
         {
             db.Jobs.Add(job);

@@ -1,3 +1,4 @@
+using LoraService.Contracts.Jobs;
 using System.Security.Cryptography;
 using System.Text;
 using LoraService.Domain.Artifacts;
@@ -32,11 +33,11 @@ internal sealed class SeededJob(PostgresDatabase database, Guid tenantId, Guid j
         {
             TenantId = tenantId,
             Name = "browser-test-job",
-            Spec = new FineTuneSpec
+            Spec = new JobSpec
             {
                 BaseModel = "tiny-llama",
-                TrainingDataset = target.Id,
-                Evaluation = new EvaluationSettings { Target = [target.Id], Source = [source.Id], EveryNSteps = 20 },
+                TrainingDataset = target.Id.ToString(),
+                Evaluation = new EvaluationSettings { Target = [target.Id.ToString()], Source = [source.Id.ToString()], EveryNSteps = 20 },
             },
         };
         job.MoveTo(JobStatus.Running, DateTimeOffset.UtcNow);
@@ -126,7 +127,7 @@ internal sealed class SeededJob(PostgresDatabase database, Guid tenantId, Guid j
             var job = new FineTuneJob
             {
                 TenantId = tenantId, Name = $"{name}-{i:00}", CreatedAt = createdAt.AddMilliseconds(i),
-                Spec = new FineTuneSpec { BaseModel = "tiny-llama", TrainingDataset = Guid.NewGuid() },
+                Spec = new JobSpec { BaseModel = "tiny-llama", TrainingDataset = Guid.NewGuid().ToString() },
             };
             advance?.Invoke(job);
             db.Jobs.Add(job);

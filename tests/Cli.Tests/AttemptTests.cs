@@ -33,20 +33,33 @@ public sealed class AttemptTests : IDisposable
         Assert.True(p.ExitCode == 0, output.Result + error.Result);
     }
 
-    private string Spec(int steps, int checkpointEvery, int evalEvery = 0)
+    /// <summary>An attempt's spec as a worker writes it: the resolved job and the files behind its references.</summary>
+    private string Spec(int steps, int checkpointEvery, int evalEvery = 0, string? validation = null, int maxExamples = 6)
     {
         if (!Directory.Exists(Path.Combine(_dir, "model")))
         {
             RunCli("create-model", "--arch", "gpt2", "--out", "model", "--hidden", "32", "--heads", "4", "--positions", "64");
             RunCli("samples", "--out", "samples", "--train-rows", "60", "--eval-rows", "6");
         }
+        var validationReference = validation is null ? "" : "\"validation_dataset\": \"valid\",";
+        var validationFile = validation is null ? "" : $$"""
+            "valid": { "id": "00000000-0000-0000-0000-000000000003", "name": "valid", "path": "{{validation}}", "format": "text" },
+            """;
         File.WriteAllText(Path.Combine(_dir, "spec.json"), $$"""
             {
-              "model_directory": "model", "method": "lora", "lora": { "rank": 2 },
-              "hyperparameters": { "learning_rate": 0.01, "max_steps": {{steps}}, "batch_size": 4, "micro_batch_size": 2, "max_sequence_length": 32 },
-              "training_dataset": { "id": "00000000-0000-0000-0000-000000000001", "path": "samples/source-text.jsonl" },
-              "eval_sets": [ { "id": "00000000-0000-0000-0000-000000000002", "name": "mc", "role": "source", "path": "samples/source-mc.jsonl" } ],
-              "eval_every": {{evalEvery}}, "max_eval_examples": 6, "checkpoint_every": {{checkpointEvery}}, "keep_checkpoints": 0,
+              "job": {
+                "base_model": "model", "method": "lora", "lora": { "rank": 2 },
+                "hyperparameters": { "learning_rate": 0.01, "max_steps": {{steps}}, "batch_size": 4, "micro_batch_size": 2, "max_sequence_length": 32 },
+                "training_dataset": "train", {{validationReference}}
+                "evaluation": { "source": ["mc"], "every_n_steps": {{evalEvery}}, "max_examples": {{maxExamples}} },
+                "checkpoint_every": {{checkpointEvery}}, "keep_checkpoints": 0
+              },
+              "model_directory": "model", "base_model_name": "model",
+              "datasets": {
+                {{validationFile}}
+                "train": { "id": "00000000-0000-0000-0000-000000000001", "name": "train", "path": "samples/source-text.jsonl", "format": "text" },
+                "mc": { "id": "00000000-0000-0000-0000-000000000002", "name": "mc", "path": "samples/source-mc.jsonl", "format": "multiple_choice" }
+              },
               "work_directory": "work", "output_directory": "out"
             }
             """);
@@ -147,13 +160,9 @@ public sealed class AttemptTests : IDisposable
     [Fact]
     public void A_long_baseline_evaluation_sends_alive_lines_and_a_stop_during_it_cancels_without_a_step()
     {
-        Spec(steps: 4, checkpointEvery: 1);
         var rows = Enumerable.Range(0, 30000).Select(i => $$"""{"text": "The river {{i}} runs past the old mill and on to the sea."}""");
         File.WriteAllLines(Path.Combine(_dir, "valid.jsonl"), rows);
-        var spec = File.ReadAllText(Path.Combine(_dir, "spec.json")).Replace("\"eval_sets\"",
-            "\"validation_dataset\": { \"id\": \"00000000-0000-0000-0000-000000000003\", \"path\": \"valid.jsonl\" }, \"eval_sets\"")
-            .Replace("\"max_eval_examples\": 6", "\"max_eval_examples\": 0");
-        File.WriteAllText(Path.Combine(_dir, "spec.json"), spec);
+        Spec(steps: 4, checkpointEvery: 1, validation: "valid.jsonl", maxExamples: 30000);
 
         using var child = new Child(_dir, "spec.json");
         // Reading and tokenizing the data may already send a "preparing" line on a busy machine: wait for the baseline.

@@ -27,14 +27,14 @@ public sealed class CliTests : IDisposable
     {
         Assert.Equal(0, Cli("create-model", "--arch", "gpt2", "--out", "model", "--hidden", "32", "--heads", "4", "--positions", "64").Code);
         Assert.Equal(0, Cli("samples", "--out", "samples", "--train-rows", "60", "--eval-rows", "6").Code);
+        // The body of POST /api/v1/jobs, with a checkpoint folder and files for references.
         File.WriteAllText(Path.Combine(_dir, "spec.json"), """
             {
-              "model_directory": "model", "method": "lora", "lora": { "rank": 2 },
+              "base_model": "model", "method": "lora", "lora": { "rank": 2 },
               "hyperparameters": { "learning_rate": 0.01, "max_steps": 4, "batch_size": 4, "micro_batch_size": 2, "max_sequence_length": 32 },
-              "training_dataset": { "id": "00000000-0000-0000-0000-000000000001", "path": "samples/source-text.jsonl" },
-              "eval_sets": [ { "id": "00000000-0000-0000-0000-000000000002", "name": "mc", "role": "source", "path": "samples/source-mc.jsonl" } ],
-              "eval_every": 2, "max_eval_examples": 6, "checkpoint_every": 2,
-              "work_directory": "work", "output_directory": "out"
+              "training_dataset": "samples/source-text.jsonl",
+              "evaluation": { "source": ["samples/source-mc.jsonl"], "every_n_steps": 2, "max_examples": 6 },
+              "checkpoint_every": 2
             }
             """);
 
@@ -43,9 +43,12 @@ public sealed class CliTests : IDisposable
         Assert.Contains("completed: 4/4 steps", output);
         Assert.Contains("eval step     0", output);
         foreach (var file in new[] { "adapter/adapter_model.safetensors", "adapter/adapter_config.json", "merged/model.safetensors", "summary.json", "spectral.json", "metrics.jsonl" })
-            Assert.True(File.Exists(Path.Combine(_dir, "out", file)), file);
-        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "out/adapter/adapter_config.json")));
+            Assert.True(File.Exists(Path.Combine(_dir, "spec.out", file)), file);
+        Assert.True(Directory.Exists(Path.Combine(_dir, "spec.work", "checkpoints")));
+        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "spec.out/adapter/adapter_config.json")));
         Assert.Equal(["c_attn", "c_fc", "c_proj"], config.RootElement.GetProperty("target_modules").EnumerateArray().Select(t => t.GetString()).Order());
+        // The adapter names the model the way a user loads it, never a path on this machine.
+        Assert.Equal("model", config.RootElement.GetProperty("base_model_name_or_path").GetString());
 
         var (again, rerun) = Cli("train", "spec.json");
         Assert.Equal(0, again);
@@ -55,10 +58,17 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void A_bad_spec_or_verb_is_a_usage_error_that_says_what_is_wrong()
     {
-        File.WriteAllText(Path.Combine(_dir, "bad.json"), """{ "model_directory": "", "training_dataset": { "id": "00000000-0000-0000-0000-000000000001", "path": "" }, "work_directory": "w", "output_directory": "o" }""");
+        File.WriteAllText(Path.Combine(_dir, "bad.json"), """{ "base_model": "", "training_dataset": "missing.jsonl", "hyperparameters": { "learning_rate": 2 } }""");
         var (code, output) = Cli("train", "bad.json");
         Assert.Equal(2, code);
-        Assert.Contains("model_directory is required", output);
+        Assert.Contains("base_model: base_model is required.", output);
+        Assert.Contains("training_dataset: No dataset missing.jsonl (no such file).", output);
+        Assert.Contains("hyperparameters.learning_rate: learning_rate must be in (0, 1).", output);
+
+        File.WriteAllText(Path.Combine(_dir, "typo.json"), """{ "base_model": "m", "training_dataset": "t.jsonl", "hyperparameter": {} }""");
+        (code, output) = Cli("train", "typo.json");
+        Assert.Equal(2, code);
+        Assert.Contains("'hyperparameter'", output);
         Assert.Equal(2, Cli("fly").Code);
         Assert.Equal(2, Cli("train").Code);
     }

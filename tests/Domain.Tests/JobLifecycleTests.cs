@@ -1,10 +1,11 @@
+using LoraService.Contracts.Jobs;
 using LoraService.Domain.Jobs;
 
 namespace LoraService.Domain.Tests;
 
 public sealed class JobLifecycleTests
 {
-    private static FineTuneJob NewJob() => new() { Spec = new FineTuneSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid() } };
+    private static FineTuneJob NewJob() => new() { Spec = new JobSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid().ToString() } };
 
     [Fact]
     public void A_job_runs_and_succeeds_with_timestamps()

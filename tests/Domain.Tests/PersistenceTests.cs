@@ -1,3 +1,4 @@
+using LoraService.Contracts.Jobs;
 using LoraService.Domain.Artifacts;
 using LoraService.Domain.Datasets;
 using LoraService.Domain.Jobs;
@@ -34,13 +35,15 @@ public sealed class PersistenceTests : IAsyncLifetime
         var key = new ApiKey { TenantId = tenant.Id, Name = "ci", Prefix = "abcd1234", Hash = new string('a', 64), IsAdmin = true };
         var dataset = new Dataset { TenantId = tenant.Id, Name = "code", Format = "messages", Rows = 12, Bytes = 3456, Sha256 = new string('b', 64), StorageKey = "datasets/x.jsonl" };
         var model = new BaseModel { Name = "tiny-llama", Architecture = "LlamaForCausalLM", Parameters = 123456, Layers = 2, HiddenSize = 64, VocabSize = 256, MaxPositions = 128, Dtype = "float32", HasTokenizer = true, LoraTargets = ["q_proj", "v_proj"] };
-        var spec = new FineTuneSpec
+        var spec = new JobSpec
         {
             BaseModel = "tiny-llama",
-            TrainingDataset = dataset.Id,
-            Lora = new LoraSettings { Rank = 8, TargetModules = ["q_proj", "v_proj"] },
-            Hyperparameters = new Hyperparameters { LearningRate = 1e-3, MaxSteps = 20 },
-            Evaluation = new EvaluationSettings { Target = [dataset.Id], Source = [Guid.NewGuid()], EveryNSteps = 5 },
+            TrainingDataset = dataset.Id.ToString(),
+            Lora = new LoraSettings { Rank = 8, Alpha = 16, TargetModules = ["q_proj", "v_proj"] },
+            Hyperparameters = new Hyperparameters { LearningRate = 1e-3, MaxSteps = 20, Schedule = ScheduleKind.Linear },
+            Evaluation = new EvaluationSettings { Target = [dataset.Id.ToString()], Source = [Guid.NewGuid().ToString()], EveryNSteps = 5 },
+            MaxWallTime = TimeSpan.FromHours(2),
+            Metadata = new Dictionary<string, string> { ["team"] = "nlp" },
         };
         var job = new FineTuneJob { TenantId = tenant.Id, Name = "first", Tags = ["demo"], Spec = spec, IdempotencyKey = "req-1" };
         job.Progress = new JobProgress { Step = 3, TotalSteps = 20, Epoch = 0.15, TokensSeen = 999, EtaSeconds = 12.5 };
@@ -66,10 +69,13 @@ public sealed class PersistenceTests : IAsyncLifetime
             var loaded = await db.Jobs.SingleAsync();
             Assert.Equal(JobStatus.Queued, loaded.Status);
             Assert.Equal(8, loaded.Spec.Lora!.Rank);
-            Assert.Equal(16.0, loaded.Spec.Lora.ResolvedAlpha);
+            Assert.Equal(16.0, loaded.Spec.Lora.Alpha);
             Assert.Equal(["q_proj", "v_proj"], loaded.Spec.Lora.TargetModules);
             Assert.Equal(spec.Evaluation.Source, loaded.Spec.Evaluation.Source);
             Assert.Equal(20, loaded.Spec.Hyperparameters.MaxSteps);
+            Assert.Equal(ScheduleKind.Linear, loaded.Spec.Hyperparameters.Schedule);
+            Assert.Equal((TimeSpan?)TimeSpan.FromHours(2), loaded.Spec.MaxWallTime);
+            Assert.Equal("nlp", loaded.Spec.Metadata["team"]);
             Assert.Equal(job.Progress, loaded.Progress);
             Assert.Equal(["demo"], loaded.Tags);
             Assert.NotEqual(0u, loaded.Version);
@@ -82,10 +88,36 @@ public sealed class PersistenceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_spec_stored_before_the_shared_spec_type_still_reads()
+    {
+        // What rows held before the job spec moved to Contracts: enum numbers, schedule as a string, dataset ids as uuids.
+        var tenant = new Tenant { Name = "t" };
+        var job = new FineTuneJob { TenantId = tenant.Id, Spec = new JobSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid().ToString() } };
+        var training = Guid.NewGuid();
+        await using (var db = _database.CreateContext())
+        {
+            db.AddRange(tenant, job);
+            await db.SaveChangesAsync();
+            var old = $$"""
+                {"baseModel":"m","method":1,"trainingDataset":"{{training}}","validationDataset":null,"lora":null,
+                 "hyperparameters":{"learningRate":0.0002,"schedule":"cosine","maxSteps":12},
+                 "evaluation":{"target":[],"source":[],"everyNSteps":6},"checkpointEvery":50,"maxAttempts":3}
+                """;
+            await db.Database.ExecuteSqlAsync($"UPDATE jobs SET spec = {old}::jsonb WHERE id = {job.Id}");
+        }
+        await using (var db = _database.CreateContext())
+        {
+            var spec = (await db.Jobs.SingleAsync()).Spec;
+            Assert.Equal((FineTuneMethod.Full, training.ToString(), ScheduleKind.Cosine, 12, 6),
+                (spec.Method, spec.TrainingDataset, spec.Hyperparameters.Schedule, spec.Hyperparameters.MaxSteps, spec.Evaluation.EveryNSteps));
+        }
+    }
+
+    [Fact]
     public async Task A_stale_job_update_is_rejected_by_xmin()
     {
         var tenant = new Tenant { Name = "t" };
-        var job = new FineTuneJob { TenantId = tenant.Id, Spec = new FineTuneSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid() } };
+        var job = new FineTuneJob { TenantId = tenant.Id, Spec = new JobSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid().ToString() } };
         await using (var db = _database.CreateContext())
         {
             db.AddRange(tenant, job);
@@ -109,7 +141,7 @@ public sealed class PersistenceTests : IAsyncLifetime
     public async Task A_metric_point_cannot_be_written_twice_for_the_same_step()
     {
         var tenant = new Tenant { Name = "t" };
-        var job = new FineTuneJob { TenantId = tenant.Id, Spec = new FineTuneSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid() } };
+        var job = new FineTuneJob { TenantId = tenant.Id, Spec = new JobSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid().ToString() } };
         await using var db = _database.CreateContext();
         db.AddRange(tenant, job, new MetricPoint { JobId = job.Id, Name = "train/loss", Step = 1, Value = 1 });
         await db.SaveChangesAsync();

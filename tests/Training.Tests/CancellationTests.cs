@@ -1,3 +1,5 @@
+using LoraService.Contracts.Jobs;
+using LoraSettings = LoraService.Contracts.Jobs.LoraSettings;
 using System.Text.Json;
 using LoraService.Datasets;
 using LoraService.Training.Data;
@@ -57,13 +59,23 @@ public sealed class CancellationTests
         File.WriteAllLines(dir["valid.jsonl"], rows); // a baseline long enough to be interrupted
         var spec = new FineTuneRunSpec
         {
+            Job = new JobSpec
+            {
+                BaseModel = "tiny-llama",
+                Lora = new LoraSettings { Rank = 4 },
+                Hyperparameters = new Hyperparameters { LearningRate = 1e-2, MaxSteps = 4, BatchSize = 4, MicroBatchSize = 4, MaxSequenceLength = 32, Seed = 7 },
+                TrainingDataset = "train",
+                ValidationDataset = "valid",
+                Evaluation = new EvaluationSettings { MaxExamples = 3000 },
+                CheckpointEvery = 1,
+            },
             ModelDirectory = model,
-            Lora = new LoraSpec(Rank: 4),
-            Hyperparameters = new HyperparameterSpec(LearningRate: 1e-2, MaxSteps: 4, BatchSize: 4, MicroBatchSize: 4, MaxSequenceLength: 32, Seed: 7),
-            TrainingDataset = new DatasetRef(Guid.NewGuid(), dir["train.jsonl"], DatasetFormat.PromptCompletion),
-            ValidationDataset = new DatasetRef(Guid.NewGuid(), dir["valid.jsonl"], DatasetFormat.PromptCompletion),
-            MaxEvalExamples = 0,
-            CheckpointEvery = 1,
+            BaseModelName = "tiny-llama",
+            Datasets = new Dictionary<string, RunDataset>
+            {
+                ["train"] = new(Guid.NewGuid(), "train", dir["train.jsonl"], DatasetFormat.PromptCompletion),
+                ["valid"] = new(Guid.NewGuid(), "valid", dir["valid.jsonl"], DatasetFormat.PromptCompletion),
+            },
             WorkDirectory = dir["work"],
             OutputDirectory = dir["out"],
             Device = DevicePreference.Cpu,
@@ -104,8 +116,10 @@ public sealed class CancellationTests
         using var dir = new TempDir();
         var spec = new FineTuneRunSpec
         {
+            Job = new JobSpec { BaseModel = "missing", TrainingDataset = "train" },
             ModelDirectory = dir["missing-model"],
-            TrainingDataset = new DatasetRef(Guid.NewGuid(), dir["missing.jsonl"], DatasetFormat.PromptCompletion),
+            BaseModelName = "missing",
+            Datasets = new Dictionary<string, RunDataset> { ["train"] = new(Guid.NewGuid(), "train", dir["missing.jsonl"], DatasetFormat.PromptCompletion) },
             WorkDirectory = dir["work"],
             OutputDirectory = dir["out"],
         };

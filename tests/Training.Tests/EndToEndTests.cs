@@ -1,3 +1,4 @@
+using LoraService.Contracts.Jobs;
 using System.Text;
 using LoraService.Datasets;
 using LoraService.Training.Data;

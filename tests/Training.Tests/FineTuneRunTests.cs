@@ -1,3 +1,5 @@
+using LoraService.Contracts.Jobs;
+using LoraSettings = LoraService.Contracts.Jobs.LoraSettings;
 using System.Text.Json;
 using LoraService.Datasets;
 using LoraService.Training.Checkpoints;
@@ -66,27 +68,35 @@ public sealed class FineTuneRunTests
         Jsonl(dir["source.jsonl"], Enumerable.Range(0, 3).Select(i => new { context = $"Colour {i} is", choices = new[] { " red", " green", " blue" }, label = i }));
         return new FineTuneRunSpec
         {
+            Job = new JobSpec
+            {
+                BaseModel = "tiny-llama",
+                Method = FineTuneMethod.Lora,
+                Lora = new LoraSettings { Rank = 8 },
+                Hyperparameters = new Hyperparameters { LearningRate = 1e-2, MaxSteps = steps, BatchSize = 8, MicroBatchSize = 4, MaxSequenceLength = 32, WarmupSteps = 2, Seed = 7 },
+                TrainingDataset = "train",
+                ValidationDataset = "valid",
+                Evaluation = new EvaluationSettings { Target = ["answers", "chat"], Source = ["colours"], EveryNSteps = evalEvery, MaxNewTokens = 8 },
+                CheckpointEvery = checkpointEvery,
+            },
             ModelDirectory = model,
             BaseModelName = "tiny-llama",
-            Method = FineTuneMethod.Lora,
-            Lora = new LoraSpec(Rank: 8),
-            Hyperparameters = new HyperparameterSpec(LearningRate: 1e-2, MaxSteps: steps, BatchSize: 8, MicroBatchSize: 4,
-                MaxSequenceLength: 32, WarmupSteps: 2, Seed: 7),
-            TrainingDataset = new DatasetRef(TrainId, dir["train.jsonl"], DatasetFormat.PromptCompletion),
-            ValidationDataset = new DatasetRef(ValidationId, dir["valid.jsonl"], DatasetFormat.PromptCompletion),
-            EvalSets =
-            [
-                new EvalSetSpec(TargetId, "answers", EvalRole.Target, dir["target.jsonl"], DatasetFormat.ExactMatch, MaxNewTokens: 8),
-                new EvalSetSpec(ChatId, "chat", EvalRole.Target, dir["chat.jsonl"], DatasetFormat.Messages),
-                new EvalSetSpec(SourceId, "colours", EvalRole.Source, dir["source.jsonl"], DatasetFormat.MultipleChoice),
-            ],
-            EvalEvery = evalEvery,
-            CheckpointEvery = checkpointEvery,
+            Datasets = new Dictionary<string, RunDataset>
+            {
+                ["train"] = new(TrainId, "train", dir["train.jsonl"], DatasetFormat.PromptCompletion),
+                ["valid"] = new(ValidationId, "valid", dir["valid.jsonl"], DatasetFormat.PromptCompletion),
+                ["answers"] = new(TargetId, "answers", dir["target.jsonl"], DatasetFormat.ExactMatch),
+                ["chat"] = new(ChatId, "chat", dir["chat.jsonl"], DatasetFormat.Messages),
+                ["colours"] = new(SourceId, "colours", dir["source.jsonl"], DatasetFormat.MultipleChoice),
+            },
             WorkDirectory = dir[work],
             OutputDirectory = dir[output],
             Device = DevicePreference.Cpu,
         };
     }
+
+    static FineTuneRunSpec WithoutEvalSets(FineTuneRunSpec spec) =>
+        spec with { Job = spec.Job with { Evaluation = spec.Job.Evaluation with { Target = [], Source = [] } } };
 
     [Fact]
     public void Lora_run_learns_evaluates_from_step_0_and_exports_an_adapter_that_reproduces_its_evaluation()
@@ -135,7 +145,7 @@ public sealed class FineTuneRunTests
 
         // The adapter on a freshly loaded base model gives the run's final validation loss.
         using var tokenizer = HfTokenizer.Load(spec.ModelDirectory);
-        var validation = RunData.Build(RunData.ReadRows(spec.ValidationDataset!.Path, DatasetFormat.PromptCompletion), tokenizer, null, 32, false).Examples;
+        var validation = RunData.Build(RunData.ReadRows(spec.Dataset("valid").Path, DatasetFormat.PromptCompletion), tokenizer, null, 32, false).Examples;
         using var adapted = CheckpointLoader.Load(spec.ModelDirectory);
         AdapterImporter.Load(adapted, Path.Combine(spec.OutputDirectory, "adapter"));
         var reproduced = LossEvaluator.Evaluate(adapted, validation, 4, tokenizer.Special.PaddingId, CPU)["loss"];
@@ -186,12 +196,22 @@ public sealed class FineTuneRunTests
         var targetId = Guid.NewGuid();
         var spec = new FineTuneRunSpec
         {
+            Job = new JobSpec
+            {
+                BaseModel = "tiny-gpt2",
+                Method = FineTuneMethod.Full,
+                Hyperparameters = new Hyperparameters { LearningRate = 3e-3, MaxSteps = 24, BatchSize = 4, MicroBatchSize = 4, MaxSequenceLength = 48 },
+                TrainingDataset = "train",
+                Evaluation = new EvaluationSettings { Target = ["heldout"], EveryNSteps = 0 },
+                CheckpointEvery = 0,
+            },
             ModelDirectory = dir["gpt2"],
-            Method = FineTuneMethod.Full,
-            Hyperparameters = new HyperparameterSpec(LearningRate: 3e-3, MaxSteps: 24, BatchSize: 4, MicroBatchSize: 4, MaxSequenceLength: 48),
-            TrainingDataset = new DatasetRef(TrainId, dir["train.jsonl"]), // format detected from the file
-            EvalSets = [new EvalSetSpec(targetId, "heldout", EvalRole.Target, dir["heldout.jsonl"], DatasetFormat.Text)],
-            CheckpointEvery = 0,
+            BaseModelName = "tiny-gpt2",
+            Datasets = new Dictionary<string, RunDataset>
+            {
+                ["train"] = new(TrainId, "train", dir["train.jsonl"], DatasetFormat.Text),
+                ["heldout"] = new(targetId, "heldout", dir["heldout.jsonl"], DatasetFormat.Text),
+            },
             WorkDirectory = dir["work"],
             OutputDirectory = dir["out"],
             Device = DevicePreference.Cpu,
@@ -285,7 +305,7 @@ public sealed class FineTuneRunTests
     public void A_run_that_crashed_after_its_last_checkpoint_repeats_the_lost_steps_without_duplicating_metrics()
     {
         using var dir = new TempDir();
-        var spec = LoraSpec(dir, steps: 6, evalEvery: 0, checkpointEvery: 2) with { EvalSets = [] };
+        var spec = WithoutEvalSets(LoraSpec(dir, steps: 6, evalEvery: 0, checkpointEvery: 2));
         var crashing = new Recorder { AfterStep = p => { if (p.Step == 3) throw new IOException("worker died"); } };
         Assert.Throws<IOException>(() => FineTuneRun.Execute(spec, crashing));
         Assert.Equal([2], crashing.Checkpoints.Select(c => c.Step));
@@ -317,7 +337,7 @@ public sealed class FineTuneRunTests
     public void A_resumed_run_sends_the_journal_again_from_the_step_its_caller_last_stored_up_to_the_checkpoint()
     {
         using var dir = new TempDir();
-        var spec = LoraSpec(dir, steps: 6, evalEvery: 0, checkpointEvery: 4) with { EvalSets = [] };
+        var spec = WithoutEvalSets(LoraSpec(dir, steps: 6, evalEvery: 0, checkpointEvery: 4));
         var crashing = new Recorder { AfterStep = p => { if (p.Step == 5) throw new IOException("worker died"); } };
         Assert.Throws<IOException>(() => FineTuneRun.Execute(spec, crashing));
 
@@ -339,11 +359,9 @@ public sealed class FineTuneRunTests
     public void A_training_set_with_nothing_left_to_score_gives_no_steps_and_exports_nothing()
     {
         using var dir = new TempDir();
-        var spec = LoraSpec(dir) with
-        {
-            TrainingDataset = new DatasetRef(TrainId, Jsonl(dir["long.jsonl"], Enumerable.Range(0, 3).Select(i => new { prompt = new string('x', 64), completion = " y" })),
-                DatasetFormat.PromptCompletion),
-        };
+        var spec = LoraSpec(dir);
+        var longRows = Jsonl(dir["long.jsonl"], Enumerable.Range(0, 3).Select(i => new { prompt = new string('x', 64), completion = " y" }));
+        spec = spec with { Datasets = new Dictionary<string, RunDataset>(spec.Datasets) { ["train"] = new(TrainId, "long", longRows, DatasetFormat.PromptCompletion) } };
         var recorder = new Recorder();
 
         var result = FineTuneRun.Execute(spec, recorder);
@@ -355,53 +373,4 @@ public sealed class FineTuneRunTests
         Assert.False(Directory.Exists(spec.OutputDirectory));
         Assert.Contains(recorder.Events, e => e.Level == "warning" && e.Message.Contains("3 of 3 rows were dropped", StringComparison.Ordinal));
     }
-
-    [Fact]
-    public void Spec_reads_snake_case_json_with_defaults()
-    {
-        var spec = FineTuneRunSpec.FromJson("""
-            {
-              "model_directory": "/models/tiny",
-              "method": "full",
-              "hyperparameters": { "learning_rate": 0.001, "batch_size": 16, "micro_batch_size": 4, "schedule": "linear", "max_steps": 100 },
-              "training_dataset": { "id": "11111111-1111-1111-1111-111111111111", "path": "/data/train.jsonl", "format": "prompt_completion" },
-              "eval_sets": [ { "id": "44444444-4444-4444-4444-444444444444", "name": "hellaswag", "role": "source", "path": "/data/hs.jsonl", "format": "multiple_choice" } ],
-              "work_directory": "/work/job", "output_directory": "/out/job", "device": "cuda",
-              "lora": { "rank": 4, "use_rslora": true }
-            }
-            """);
-
-        Assert.Equal(FineTuneMethod.Full, spec.Method);
-        Assert.Equal(ScheduleKind.Linear, spec.Hyperparameters.Schedule);
-        Assert.Equal(4, spec.Hyperparameters.GradientAccumulationSteps);
-        Assert.Equal(0.1, spec.Hyperparameters.WarmupRatio);
-        Assert.Equal(1.0, spec.Hyperparameters.GradientClip);
-        Assert.Equal(DatasetFormat.PromptCompletion, spec.TrainingDataset.Format);
-        Assert.Equal(EvalRole.Source, spec.EvalSets[0].Role);
-        Assert.Equal(DatasetFormat.MultipleChoice, spec.EvalSets[0].Format);
-        Assert.Equal(DevicePreference.Cuda, spec.Device);
-        Assert.True(spec.Lora!.UseRsLora);
-        Assert.Null(spec.Lora.Alpha);
-        Assert.Empty(spec.Validate());
-        var json = spec.ToJson();
-        Assert.Contains("\"format\": \"prompt_completion\"", json);
-        Assert.Contains("\"learning_rate\": 0.001", json);
-        Assert.Contains("\"use_rslora\": true", json);
-        Assert.Equal(spec.Hyperparameters, FineTuneRunSpec.FromJson(json).Hyperparameters);
-
-        Assert.Contains("hyperparameters.batch_size must be a positive multiple of micro_batch_size",
-            (spec with { Hyperparameters = spec.Hyperparameters with { BatchSize = 6 } }).Validate());
-    }
-
-    [Fact]
-    public void Default_lora_targets_map_to_gpt2_projections()
-    {
-        var gpt2 = ModelFactory.TinyGpt2();
-        Assert.Equal(["c_attn", "c_proj", "c_fc"], FineTuneRun.ResolveTargets(null, gpt2));
-        Assert.Equal(["c_attn", "c_proj", "c_fc"], FineTuneRun.ResolveTargets(Lora.LoraModel.LlamaTargets, gpt2));
-        Assert.Equal(["all-linear"], FineTuneRun.ResolveTargets(["all-linear"], gpt2));
-        Assert.Equal(Lora.LoraModel.LlamaTargets, FineTuneRun.ResolveTargets(null, ModelFactory.TinyLlama()));
-        Assert.Equal(["q_proj"], FineTuneRun.ResolveTargets(["q_proj"], ModelFactory.TinyLlama()));
-    }
 }
-

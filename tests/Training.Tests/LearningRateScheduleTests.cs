@@ -1,3 +1,4 @@
+using LoraService.Contracts.Jobs;
 using LoraService.Training.Training;
 
 namespace LoraService.Training.Tests;

@@ -1,3 +1,4 @@
+using LoraService.Contracts.Jobs;
 using LoraService.Training.Data;
 using LoraService.Training.Evaluation;
 using LoraService.Training.Training;

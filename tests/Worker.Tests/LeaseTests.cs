@@ -1,3 +1,4 @@
+using LoraService.Contracts.Jobs;
 using Hangfire;
 using Hangfire.Common;
 using Hangfire.States;
@@ -43,7 +44,7 @@ public sealed class LeaseTests : IAsyncLifetime
     {
         await using var db = _database.CreateContext();
         var tenant = new Tenant { Name = "t-" + Guid.NewGuid().ToString("N")[..6] };
-        var job = new FineTuneJob { TenantId = tenant.Id, Queue = queue, Spec = new FineTuneSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid(), MaxAttempts = maxAttempts } };
+        var job = new FineTuneJob { TenantId = tenant.Id, Queue = queue, Spec = new JobSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid().ToString(), MaxAttempts = maxAttempts } };
         arrange?.Invoke(job);
         db.AddRange(tenant, job);
         await db.SaveChangesAsync();
@@ -56,12 +57,14 @@ public sealed class LeaseTests : IAsyncLifetime
         return await new JobClaimer(db, new WorkerIdentity(worker, "cpu"), Options).TryClaimNextAsync(queues.Length == 0 ? ["cpu"] : queues, CancellationToken.None);
     }
 
-    private JobReaper Reaper() =>
-        new(_services.GetRequiredService<IServiceScopeFactory>(), new JobWakeUps(_queue), new ReaperOptions { RewakeSeconds = 0.5 }, NullLogger<JobReaper>.Instance);
+    private JobReaper Reaper(double rewakeSeconds = 0.5) =>
+        new(_services.GetRequiredService<IServiceScopeFactory>(), new JobWakeUps(_queue), new ReaperOptions { RewakeSeconds = rewakeSeconds }, NullLogger<JobReaper>.Instance);
 
-    private async Task ExpireLeaseAsync(Guid id)
+    private Task ExpireLeaseAsync(Guid id) => ExecuteAsync("UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = @id", id);
+
+    private async Task ExecuteAsync(string sql, Guid id)
     {
-        await using var command = _dataSource.CreateCommand("UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = @id");
+        await using var command = _dataSource.CreateCommand(sql);
         command.Parameters.AddWithValue("id", id);
         await command.ExecuteNonQueryAsync();
     }
@@ -223,12 +226,15 @@ public sealed class LeaseTests : IAsyncLifetime
     public async Task A_queued_job_that_waited_without_being_claimed_gets_another_wake_up()
     {
         var id = await SeedAsync();
-        await Task.Delay(700);
-        await Reaper().ReapOnceAsync(CancellationToken.None);
+        await ExecuteAsync("UPDATE jobs SET queued_at = now() - interval '1 minute' WHERE id = @id", id);
+        await Reaper(rewakeSeconds: 5).ReapOnceAsync(CancellationToken.None);
         Assert.Single(_queue.WokenJobs, j => j == id);
-        // Not again before the interval has passed.
-        await Reaper().ReapOnceAsync(CancellationToken.None);
+        // Not again until the interval has passed since that wake-up.
+        await Reaper(rewakeSeconds: 5).ReapOnceAsync(CancellationToken.None);
         Assert.Single(_queue.WokenJobs, j => j == id);
+        await ExecuteAsync("UPDATE jobs SET woken_at = now() - interval '6 seconds' WHERE id = @id", id);
+        await Reaper(rewakeSeconds: 5).ReapOnceAsync(CancellationToken.None);
+        Assert.Equal(2, _queue.WokenJobs.Count(j => j == id));
     }
 
     private JobFinisher Finisher() => new(_services.GetRequiredService<IServiceScopeFactory>(),

@@ -5,7 +5,7 @@ namespace LoraService.Api.Endpoints;
 internal static class ApiProblems
 {
     /// <summary>422: the request is well-formed but its content is invalid; <paramref name="errors"/> maps fields to messages.</summary>
-    public static ProblemHttpResult Unprocessable(IDictionary<string, string[]> errors, string title) =>
+    public static ProblemHttpResult Unprocessable(IReadOnlyDictionary<string, string[]> errors, string title) =>
         TypedResults.Problem(new HttpValidationProblemDetails(errors)
         {
             Status = StatusCodes.Status422UnprocessableEntity,

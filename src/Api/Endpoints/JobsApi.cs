@@ -1,3 +1,4 @@
+using LoraService.Contracts.Jobs;
 using System.Security.Claims;
 using LoraService.Api.Auth;
 using LoraService.Api.Jobs;
@@ -34,11 +35,11 @@ internal static class JobsApi
     }
 
     private static async Task<Results<Created<JobResponse>, Ok<JobResponse>, ValidationProblem, ProblemHttpResult>> CreateJob(
-        CreateJobRequest request,
+        JobSpec request,
         [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
         ClaimsPrincipal user,
         LoraDbContext db,
-        JobSpecValidator validator,
+        JobSpecCheck check,
         JobQueue queue,
         CancellationToken ct)
     {
@@ -48,11 +49,11 @@ internal static class JobsApi
         if (idempotencyKey is not null && await FindByIdempotencyKey(db, tenantId, idempotencyKey, ct) is { } existing)
             return TypedResults.Ok(JobResponse.From(existing));
 
-        var (spec, errors) = await validator.ValidateAsync(request, tenantId, ct);
+        var (spec, errors) = await check.CheckAsync(request, tenantId, ct);
         if (spec is null)
             return ApiProblems.Unprocessable(errors, "The job spec is invalid.");
 
-        var job = new FineTuneJob { TenantId = tenantId, Spec = spec, Name = request.Name, Tags = [.. request.Tags ?? []], IdempotencyKey = idempotencyKey, Queue = queue.Queue };
+        var job = new FineTuneJob { TenantId = tenantId, Spec = spec, Name = spec.Name, Tags = [.. spec.Tags], IdempotencyKey = idempotencyKey, Queue = queue.Queue };
         db.Jobs.Add(job);
         db.JobEvents.Add(JobEvent.Create(job.Id, "Job created", new { queue = queue.Queue }));
         try

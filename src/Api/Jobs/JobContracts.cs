@@ -1,35 +1,7 @@
+using LoraService.Contracts.Jobs;
 using LoraService.Domain.Jobs;
 
 namespace LoraService.Api.Jobs;
-
-/// <summary>
-/// A fine-tuning job. Omitted settings take the documented defaults: LoRA r=16, alpha=2r, dropout 0.05 on all
-/// seven projections; cosine schedule with 10% warmup; evaluation every 50 steps on up to 200 examples per set.
-/// </summary>
-/// <param name="BaseModel">Name of a model from GET /api/v1/models.</param>
-/// <param name="Method">lora or full.</param>
-/// <param name="TrainingDataset">Dataset id (text, prompt_completion or messages).</param>
-/// <param name="ValidationDataset">Optional held-out dataset of the same kind; its loss is reported at each evaluation.</param>
-/// <param name="Lora">LoRA settings (method lora only).</param>
-/// <param name="Hyperparameters">Optimizer, schedule and batching.</param>
-/// <param name="Evaluation">Target (learning) and source (forgetting) eval sets.</param>
-/// <param name="CheckpointEvery">Optimizer steps between resumable checkpoints; 0 = only at the end.</param>
-/// <param name="MaxAttempts">Attempts that may end abnormally (worker lost, crash, out of memory, hang; each resumes from the
-/// last checkpoint) before the job fails; 1 to 20, default 3 (<c>Jobs__MaxAttempts</c>).</param>
-/// <param name="Name">Display name.</param>
-/// <param name="Tags">Free-form labels.</param>
-public sealed record CreateJobRequest(
-    string? BaseModel,
-    FineTuneMethod? Method,
-    Guid? TrainingDataset,
-    Guid? ValidationDataset,
-    LoraSettings? Lora,
-    Hyperparameters? Hyperparameters,
-    EvaluationSettings? Evaluation,
-    int? CheckpointEvery,
-    string? Name,
-    IReadOnlyList<string>? Tags,
-    int? MaxAttempts = null);
 
 public sealed record JobErrorResponse(string Code, string Message);
 
@@ -44,7 +16,7 @@ public sealed record JobResponse(
     Guid Id,
     string? Name,
     JobStatus Status,
-    FineTuneSpec Spec,
+    JobSpec Spec,
     JobProgressResponse Progress,
     JobErrorResponse? Error,
     IReadOnlyList<string> Tags,

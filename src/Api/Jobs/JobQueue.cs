@@ -1,3 +1,4 @@
+using LoraService.Contracts.Jobs;
 using LoraService.Domain.Jobs;
 using LoraService.Domain.Persistence;
 using LoraService.ServiceDefaults.Jobs;
@@ -11,7 +12,7 @@ internal sealed record JobQueueOptions
     public const string Section = "Jobs";
     public string Queue { get; init; } = "cpu";
     /// <summary>Default for a job's max_attempts.</summary>
-    public int MaxAttempts { get; init; } = FineTuneSpec.DefaultMaxAttempts;
+    public int MaxAttempts { get; init; } = JobDefaults.MaxAttempts;
 }
 
 /// <summary>Hands a stored job to the workers of its queue. Only a wake-up travels; the worker reads the job from its row.</summary>

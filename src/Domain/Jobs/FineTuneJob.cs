@@ -1,3 +1,4 @@
+using LoraService.Contracts.Jobs;
 namespace LoraService.Domain.Jobs;
 
 /// <summary>One training run. <see cref="Version"/> maps to PostgreSQL's xmin for optimistic concurrency.</summary>
@@ -7,7 +8,7 @@ public sealed class FineTuneJob : ITenantOwned
     public Guid TenantId { get; init; }
     public string? Name { get; set; }
     public List<string> Tags { get; set; } = [];
-    public required FineTuneSpec Spec { get; init; }
+    public required JobSpec Spec { get; init; }
     public JobStatus Status { get; private set; } = JobStatus.Queued;
     /// <summary>Client-chosen key that makes a retried POST return this job instead of a second one.</summary>
     public string? IdempotencyKey { get; init; }
@@ -75,7 +76,7 @@ public sealed class FineTuneJob : ITenantOwned
     public bool EndAbnormalAttempt(string code, Func<int, string> failureMessage, DateTimeOffset now)
     {
         FailedAttempts++;
-        if (FailedAttempts >= Spec.ResolvedMaxAttempts)
+        if (FailedAttempts >= (Spec.MaxAttempts ?? JobDefaults.MaxAttempts))
         {
             Fail(code, failureMessage(FailedAttempts), now);
             return false;

@@ -1,3 +1,5 @@
+using LoraService.Contracts.Jobs;
+
 namespace LoraService.Domain.Models;
 
 /// <summary>A Hugging Face checkpoint found in (or created in) the models folder.</summary>
@@ -15,5 +17,9 @@ public sealed class BaseModel
     public required string Dtype { get; set; }
     public bool HasTokenizer { get; set; }
     public List<string> LoraTargets { get; set; } = [];
+    /// <summary>The chat template recognised in the tokenizer (chatml, llama3), null when it has none, or "unrecognised".</summary>
+    public string? ChatTemplate { get; set; }
     public DateTimeOffset CreatedAt { get; init; } = DateTimeOffset.UtcNow;
+
+    public ModelFacts Facts() => new(Name, Architecture, Parameters, HiddenSize, MaxPositions, LoraTargets, ChatTemplate);
 }

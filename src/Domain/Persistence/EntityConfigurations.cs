@@ -1,4 +1,6 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using LoraService.Contracts.Jobs;
 using LoraService.Domain.Artifacts;
 using LoraService.Domain.Datasets;
 using LoraService.Domain.Jobs;
@@ -50,13 +52,15 @@ internal sealed class BaseModelConfiguration : IEntityTypeConfiguration<BaseMode
         b.Property(m => m.Name).HasMaxLength(200);
         b.Property(m => m.Architecture).HasMaxLength(100);
         b.Property(m => m.Dtype).HasMaxLength(16);
+        b.Property(m => m.ChatTemplate).HasMaxLength(32);
         b.HasIndex(m => m.Name).IsUnique();
     }
 }
 
 internal sealed class FineTuneJobConfiguration : IEntityTypeConfiguration<FineTuneJob>
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    // Enum names, not numbers, so a stored spec reads the same to a person; numbers from older rows still parse.
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
 
     public void Configure(EntityTypeBuilder<FineTuneJob> b)
     {
@@ -70,8 +74,8 @@ internal sealed class FineTuneJobConfiguration : IEntityTypeConfiguration<FineTu
         b.Property(j => j.Queue).HasMaxLength(64);
         b.Property(j => j.Spec).HasColumnType("jsonb").HasConversion(
             spec => JsonSerializer.Serialize(spec, Json),
-            json => JsonSerializer.Deserialize<FineTuneSpec>(json, Json)!,
-            new ValueComparer<FineTuneSpec>((x, y) => Equals(x, y), s => s.GetHashCode(), s => s));
+            json => JsonSerializer.Deserialize<JobSpec>(json, Json)!,
+            new ValueComparer<JobSpec>((x, y) => Equals(x, y), s => s.GetHashCode(), s => s));
         b.Property(j => j.Progress).HasColumnType("jsonb").HasConversion(
             progress => JsonSerializer.Serialize(progress, Json),
             json => JsonSerializer.Deserialize<JobProgress>(json, Json)!,

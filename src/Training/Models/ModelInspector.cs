@@ -1,4 +1,7 @@
+using System.Text.Json.Nodes;
+using LoraService.Contracts.Jobs;
 using LoraService.Training.Checkpoints;
+using LoraService.Training.Tokenization;
 
 namespace LoraService.Training.Models;
 
@@ -12,7 +15,13 @@ public sealed record ModelInfo(
     int MaxPositions,
     string Dtype,
     bool HasTokenizer,
-    IReadOnlyList<string> LoraTargets);
+    IReadOnlyList<string> LoraTargets,
+    string? ChatTemplate,
+    string? NameOrPath)
+{
+    /// <summary>What the job-spec validator knows of this model; <paramref name="name"/> is what users load it by.</summary>
+    public ModelFacts Facts(string name) => new(name, Architecture, Parameters, HiddenSize, MaxPositions, LoraTargets, ChatTemplate);
+}
 
 public static class ModelInspector
 {
@@ -33,6 +42,14 @@ public static class ModelInspector
                 .Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b));
         }
         return new ModelInfo(config.Architecture, parameters, config.NumLayers, config.HiddenSize, config.VocabSize,
-            config.MaxPositions, config.TorchDtype, File.Exists(Path.Combine(directory, "tokenizer.json")), TargetsFor(config.Family));
+            config.MaxPositions, config.TorchDtype, File.Exists(Path.Combine(directory, "tokenizer.json")), TargetsFor(config.Family),
+            ChatTemplates.Recognise(HfTokenizer.ReadChatTemplate(directory)), RecordedName(directory));
+    }
+
+    /// <summary>The Hub id or name transformers recorded as <c>_name_or_path</c>; null when absent or a local path.</summary>
+    private static string? RecordedName(string directory)
+    {
+        var recorded = (JsonNode.Parse(File.ReadAllText(Path.Combine(directory, "config.json")))?["_name_or_path"] as JsonValue)?.GetValue<string>();
+        return string.IsNullOrWhiteSpace(recorded) || Path.IsPathRooted(recorded) || recorded.StartsWith('.') ? null : recorded;
     }
 }

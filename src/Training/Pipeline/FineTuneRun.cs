@@ -10,6 +10,7 @@ using LoraService.Training.Tokenization;
 using LoraService.Training.Training;
 using static TorchSharp.torch;
 using LoraService.Contracts;
+using LoraService.Contracts.Jobs;
 
 namespace LoraService.Training.Pipeline;
 
@@ -35,6 +36,15 @@ public static class FineTuneRun
     public const string AdapterFolder = "adapter";
     public const string MergedFolder = "merged";
     public const string ModelFolder = "model";
+
+    /// <summary>spectral.json and summary.json: snake_case, indented; a NaN metric is written as "NaN" rather than failing the export.</summary>
+    private static readonly JsonSerializerOptions ArtifactJson = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        WriteIndented = true,
+    };
 
     private sealed record PreparedEval(string Role, Guid Id, string Name, Func<IReadOnlyDictionary<string, double>> Run);
 
@@ -69,15 +79,12 @@ public static class FineTuneRun
     private static FineTuneRunResult Execute(FineTuneRunSpec spec, IFineTuneObserver observer, CancellationToken cancellationToken,
         Action<int> knownTotalSteps)
     {
-        var errors = spec.Validate();
-        if (errors.Count == 0)
-        {
-            spec = spec.WithDetectedFormats();
-            errors = spec.Validate();
-        }
-        if (errors.Count > 0)
+        // A run cancelled before it starts returns cancelled, whatever its spec (the caller may be shutting down).
+        cancellationToken.ThrowIfCancellationRequested();
+        if (spec.Validate() is { Count: > 0 } errors)
             throw new ArgumentException($"invalid fine-tune spec: {string.Join("; ", errors)}", nameof(spec));
-        var h = spec.Hyperparameters;
+        var job = spec.ResolvedJob();
+        var h = job.Hyperparameters;
         Directory.CreateDirectory(spec.WorkDirectory);
         var checkpointRoot = Path.Combine(spec.WorkDirectory, CheckpointsFolder);
         var resumeFrom = TrainingCheckpoint.Latest(checkpointRoot);
@@ -88,19 +95,13 @@ public static class FineTuneRun
         // ---- tokenizer and data
         var config = ModelConfig.Load(Path.Combine(spec.ModelDirectory, "config.json"));
         using var tokenizer = HfTokenizer.Load(spec.ModelDirectory);
-        var maxLength = h.MaxSequenceLength;
-        if (maxLength > config.MaxPositions)
-        {
-            observer.OnEvent("warning", $"max_sequence_length {maxLength} exceeds the model's {config.MaxPositions} positions; using {config.MaxPositions}");
-            maxLength = config.MaxPositions;
-        }
-        var usesMessages = spec.TrainingDataset.Format == DatasetFormat.Messages
-            || spec.ValidationDataset?.Format == DatasetFormat.Messages
-            || spec.EvalSets.Any(s => s.Format == DatasetFormat.Messages);
+        var maxLength = h.MaxSequenceLength!.Value;
+        var usesMessages = job.DatasetReferences().Any(d => spec.Dataset(d.Reference).Format == DatasetFormat.Messages);
         var template = usesMessages ? ChatTemplates.Resolve(h.ChatTemplate, tokenizer.ChatTemplate) : null;
         if (template is not null) observer.OnEvent("info", $"Chat template: {template.Name}");
 
-        var training = RunData.Build(RunData.ReadRows(spec.TrainingDataset.Path, spec.TrainingDataset.Format!.Value, 0, cancellationToken),
+        var trainingSet = spec.Dataset(job.TrainingDataset!);
+        var training = RunData.Build(RunData.ReadRows(trainingSet.Path, trainingSet.Format, 0, cancellationToken),
             tokenizer, template, maxLength, h.TrainOnInputs, cancellationToken);
         ReportData(observer, "Training set", training);
         cancellationToken.ThrowIfCancellationRequested();
@@ -127,15 +128,13 @@ public static class FineTuneRun
             observer.OnEvent("info", $"Loaded model {config.Architecture} from {spec.ModelDirectory}: {totalParameters:N0} parameters, " +
                 $"{config.NumLayers} layers, on {device.type.ToString().ToLowerInvariant()} in {model.parameters().First().dtype}");
 
-            var lora = spec.Lora ?? new LoraSpec();
             // LoRA A matrices are initialised from the default generator: seed it so a run is reproducible.
             manual_seed(h.Seed);
-            if (spec.Method == FineTuneMethod.Lora)
+            if (job.Lora is { } lora)
             {
-                var targets = ResolveTargets(lora.TargetModules, config);
-                var adapted = LoraModel.Apply(model, new LoraConfig(lora.Rank, lora.Alpha ?? 2.0 * lora.Rank, targets, lora.Dropout, lora.UseRsLora));
-                observer.OnEvent("info", $"LoRA r={lora.Rank}, alpha={lora.Alpha ?? 2.0 * lora.Rank}, dropout={lora.Dropout}" +
-                    $"{(lora.UseRsLora ? ", rsLoRA" : "")} on {adapted.Count} modules ({string.Join(", ", targets)})");
+                var adapted = LoraModel.Apply(model, new LoraConfig(lora.Rank, lora.Alpha!.Value, lora.TargetModules!, lora.Dropout, lora.UseRsLora));
+                observer.OnEvent("info", $"LoRA r={lora.Rank}, alpha={lora.Alpha}, dropout={lora.Dropout}" +
+                    $"{(lora.UseRsLora ? ", rsLoRA" : "")} on {adapted.Count} modules ({string.Join(", ", lora.TargetModules!)})");
             }
             else
             {
@@ -146,7 +145,7 @@ public static class FineTuneRun
             observer.OnEvent("info", $"{trainableCount:N0} trainable parameters ({100.0 * trainableCount / Math.Max(1, totalParameters):0.###}% of the base model)");
 
             RunPulse.Enter(RunPulse.Preparing);
-            var evals = PrepareEvals(spec, model, tokenizer, template, maxLength, observer, cancellationToken);
+            var evals = PrepareEvals(spec, job, model, tokenizer, template, maxLength, observer, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
             var setNames = evals.GroupBy(e => e.Id).ToDictionary(g => g.Key, g => g.First().Name);
 
@@ -202,15 +201,15 @@ public static class FineTuneRun
                 GradientAccumulationSteps: h.GradientAccumulationSteps,
                 Epochs: h.Epochs,
                 MaxSteps: h.MaxSteps,
-                Optimizer: new AdamWOptions(LearningRate: h.LearningRate, WeightDecay: h.WeightDecay,
-                    LoraPlusRatio: spec.Method == FineTuneMethod.Lora && lora.LoraPlusRatio is { } ratio && ratio != 1.0 ? ratio : null),
+                Optimizer: new AdamWOptions(LearningRate: h.LearningRate!.Value, WeightDecay: h.WeightDecay,
+                    LoraPlusRatio: job.Lora?.LoraPlusRatio is { } ratio && ratio != 1.0 ? ratio : null),
                 Schedule: new ScheduleOptions(h.Schedule, h.WarmupRatio, h.WarmupSteps, h.MinLearningRateRatio),
                 MaxGradNorm: h.GradientClip,
                 Seed: h.Seed,
-                EvalEvery: spec.EvalEvery,
-                CheckpointEvery: spec.CheckpointEvery,
+                EvalEvery: job.Evaluation.EveryNSteps,
+                CheckpointEvery: job.CheckpointEvery,
                 CheckpointDirectory: checkpointRoot,
-                KeepCheckpoints: spec.KeepCheckpoints,
+                KeepCheckpoints: job.KeepCheckpoints,
                 CheckpointOnCancel: true,
                 EvaluateBeforeTraining: true);
             var callbacks = new TrainerCallbacks(
@@ -240,7 +239,7 @@ public static class FineTuneRun
 
             // ---- export
             RunPulse.Enter(RunPulse.Exporting);
-            var files = Export(spec, model, journal, setNames, result, tokensSeen);
+            var files = Export(spec, job, model, journal, setNames, result, tokensSeen);
             observer.OnEvent("info", $"Completed {result.StepsCompleted} steps; wrote {files.Count} files to {spec.OutputDirectory}");
             return new FineTuneRunResult(RunOutcome.Completed, result.StepsCompleted, result.TotalSteps, tokensSeen, files);
         }
@@ -248,17 +247,6 @@ public static class FineTuneRun
         {
             model.Dispose();
         }
-    }
-
-    /// <summary>
-    /// The LoRA target list to use: null (or the Llama default written out) means every projection this architecture
-    /// has by name (GPT-2: <c>c_attn, c_proj, c_fc</c>).
-    /// </summary>
-    public static IReadOnlyList<string> ResolveTargets(IReadOnlyList<string>? requested, ModelConfig config)
-    {
-        if (requested is null || (requested.SequenceEqual(LoraModel.LlamaTargets) && config.Family == ModelFamily.Gpt2))
-            return LoraModel.KnownTargets(config);
-        return requested;
     }
 
     private static void ReportData(IFineTuneObserver observer, string what, PreparedExamples data)
@@ -271,18 +259,20 @@ public static class FineTuneRun
             observer.OnEvent("warning", $"{what}: {data.Dropped} of {data.Rows} rows were dropped: nothing left to score after truncation");
     }
 
-    private static List<PreparedEval> PrepareEvals(FineTuneRunSpec spec, CausalLM model, HfTokenizer tokenizer,
+    private static List<PreparedEval> PrepareEvals(FineTuneRunSpec spec, JobSpec job, CausalLM model, HfTokenizer tokenizer,
         ChatTemplate? template, int maxLength, IFineTuneObserver observer, CancellationToken ct)
     {
-        var h = spec.Hyperparameters;
+        var h = job.Hyperparameters;
+        var maxExamples = job.Evaluation.MaxExamples;
         var device = model.parameters().First().device;
         var padId = tokenizer.Special.PaddingId;
         var batch = h.MicroBatchSize;
         var evals = new List<PreparedEval>();
 
-        if (spec.ValidationDataset is { } validation)
+        if (job.ValidationDataset is { } validationReference)
         {
-            var data = RunData.Build(RunData.ReadRows(validation.Path, validation.Format!.Value, spec.MaxEvalExamples, ct), tokenizer, template, maxLength, h.TrainOnInputs, ct);
+            var validation = spec.Dataset(validationReference);
+            var data = RunData.Build(RunData.ReadRows(validation.Path, validation.Format, maxExamples, ct), tokenizer, template, maxLength, h.TrainOnInputs, ct);
             ReportData(observer, "Validation set", data);
             if (data.Examples.Count == 0)
                 observer.OnEvent("warning", "Validation set: no example with a scored token; it is not evaluated");
@@ -294,13 +284,15 @@ public static class FineTuneRun
                 }));
         }
 
-        foreach (var set in spec.EvalSets)
+        var sets = job.Evaluation.Target.Select(r => (Reference: r, Role: MetricNames.Target))
+            .Concat(job.Evaluation.Source.Select(r => (Reference: r, Role: MetricNames.Source)));
+        foreach (var (reference, role) in sets)
         {
             ct.ThrowIfCancellationRequested();
             RunPulse.Beat();
-            var role = set.Role == EvalRole.Source ? MetricNames.Source : MetricNames.Target;
-            var format = set.Format!.Value;
-            var rows = RunData.ReadRows(set.Path, format, spec.MaxEvalExamples, ct);
+            var set = spec.Dataset(reference);
+            var format = set.Format;
+            var rows = RunData.ReadRows(set.Path, format, maxExamples, ct);
             var label = $"Eval set '{set.Name}' ({role}, {format.ToWireName()})";
             if (rows.Count == 0)
             {
@@ -321,8 +313,8 @@ public static class FineTuneRun
                 {
                     var examples = rows.Cast<ExactMatchExample>().ToList();
                     var eos = tokenizer.Special.EosId ?? (model.Config.EosTokenIds.Length > 0 ? model.Config.EosTokenIds[0] : null);
-                    var options = new ExactMatchOptions(MaxNewTokens: set.MaxNewTokens);
-                    observer.OnEvent("info", $"{label}: {examples.Count} prompts, up to {set.MaxNewTokens} new tokens each");
+                    var options = new ExactMatchOptions(MaxNewTokens: job.Evaluation.MaxNewTokens);
+                    observer.OnEvent("info", $"{label}: {examples.Count} prompts, up to {job.Evaluation.MaxNewTokens} new tokens each");
                     evals.Add(new PreparedEval(role, set.Id, set.Name, () =>
                         ExactMatchEvaluator.Evaluate(tokenizer, examples, (prompt, budget) => model.GenerateGreedy(prompt, budget, eos, ct), options, ct)));
                     break;
@@ -344,7 +336,7 @@ public static class FineTuneRun
         return evals;
     }
 
-    private static IReadOnlyList<ProducedFile> Export(FineTuneRunSpec spec, CausalLM model, MetricsJournal journal,
+    private static IReadOnlyList<ProducedFile> Export(FineTuneRunSpec spec, JobSpec job, CausalLM model, MetricsJournal journal,
         IReadOnlyDictionary<Guid, string> setNames, TrainingResult result, long tokensSeen)
     {
         Directory.CreateDirectory(spec.OutputDirectory);
@@ -353,11 +345,11 @@ public static class FineTuneRun
         try
         {
             IReadOnlyList<SpectralEntry> spectral;
-            if (spec.Method == FineTuneMethod.Lora)
+            if (job.Method == FineTuneMethod.Lora)
             {
-                AdapterExporter.Save(model, Path.Combine(staging, AdapterFolder), spec.BaseModelName ?? spec.ModelDirectory);
+                AdapterExporter.Save(model, Path.Combine(staging, AdapterFolder), spec.BaseModelName);
                 RunPulse.Beat();
-                if (spec.ExportMerged ?? true)
+                if (job.ExportMerged == true)
                     CheckpointExporter.Save(model, Path.Combine(staging, MergedFolder), spec.ModelDirectory);
                 RunPulse.Beat();
                 spectral = SpectralAnalysis.ForLora(model);
@@ -371,8 +363,8 @@ public static class FineTuneRun
                 spectral = SpectralAnalysis.ForFullFineTune(model, baseModel);
             }
             RunPulse.Beat();
-            var method = spec.Method == FineTuneMethod.Lora ? "lora" : "full";
-            var json = FineTuneRunSpec.JsonOptions;
+            var method = job.Method == FineTuneMethod.Lora ? "lora" : "full";
+            var json = ArtifactJson;
             File.WriteAllText(Path.Combine(staging, SpectralFile), JsonSerializer.Serialize(new SpectralReport(method, spectral), json));
             var metrics = journal.Deduplicated();
             File.WriteAllText(Path.Combine(staging, MetricsFile), string.Concat(metrics.Select(m => MetricsJournal.Line(m) + "\n")));

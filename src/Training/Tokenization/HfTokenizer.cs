@@ -63,14 +63,7 @@ public sealed class HfTokenizer : ITokenizer, IDisposable
         int? Id(string key) => TokenText(config?[key]) is { } text && tokenIds.TryGetValue(text, out var id) ? id : null;
         var special = new SpecialTokens(Id("bos_token"), Id("eos_token"), Id("pad_token"));
         var addBos = config?["add_bos_token"]?.GetValue<bool>() ?? (postProcessorAddsBos && special.BosId is not null);
-        var template = config?["chat_template"] switch
-        {
-            JsonValue value => value.GetValue<string>(),
-            // A list of named templates: use "default".
-            JsonArray list => list.OfType<JsonObject>().FirstOrDefault(t => (string?)t["name"] == "default")?["template"]?.GetValue<string>(),
-            _ => null,
-        };
-        return new HfTokenizer(native, tokenIds, special, addBos, template);
+        return new HfTokenizer(native, tokenIds, special, addBos, ChatTemplateOf(config));
     }
 
     public int[] Encode(string text) =>
@@ -81,6 +74,17 @@ public sealed class HfTokenizer : ITokenizer, IDisposable
     public int? TokenToId(string token) => _tokenIds.TryGetValue(token, out var id) ? id : null;
 
     public void Dispose() => _native.Dispose();
+
+    /// <summary>The Jinja <c>chat_template</c> of a checkpoint folder's tokenizer_config.json, without loading the tokenizer.</summary>
+    public static string? ReadChatTemplate(string directory) => ChatTemplateOf(ReadConfig(Path.Combine(directory, "tokenizer_config.json")));
+
+    private static string? ChatTemplateOf(JsonObject? config) => config?["chat_template"] switch
+    {
+        JsonValue value => value.GetValue<string>(),
+        // A list of named templates: use "default".
+        JsonArray list => list.OfType<JsonObject>().FirstOrDefault(t => (string?)t["name"] == "default")?["template"]?.GetValue<string>(),
+        _ => null,
+    };
 
     private static JsonObject? ReadConfig(string path) =>
         File.Exists(path) ? JsonNode.Parse(File.ReadAllText(path))?.AsObject() : null;

@@ -1,6 +1,6 @@
+using LoraService.Contracts.Jobs;
 namespace LoraService.Training.Training;
 
-public enum ScheduleKind { Constant, Linear, Cosine }
 
 /// <param name="WarmupSteps">Explicit warmup steps; wins over <paramref name="WarmupRatio"/>.</param>
 /// <param name="WarmupRatio">Warmup as a fraction of total steps, rounded up (as Hugging Face does).</param>

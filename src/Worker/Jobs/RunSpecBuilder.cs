@@ -5,10 +5,7 @@ using LoraService.Domain.Jobs;
 using LoraService.Domain.Persistence;
 using LoraService.ServiceDefaults;
 using LoraService.Training.Pipeline;
-using LoraService.Training.Training;
 using Microsoft.EntityFrameworkCore;
-using DomainMethod = LoraService.Domain.Jobs.FineTuneMethod;
-using EngineMethod = LoraService.Training.Pipeline.FineTuneMethod;
 
 namespace LoraService.Worker.Jobs;
 
@@ -34,56 +31,39 @@ internal static class RunSpecBuilder
         return path;
     }
 
+    /// <summary>Resolves the stored spec's references: model name → folder, dataset ids → files, job id → work and output folders.</summary>
     public static async Task<FineTuneRunSpec> BuildAsync(FineTuneJob job, LoraDbContext db, IArtifactStore store, LoraOptions lora, string deviceKind, CancellationToken ct)
     {
         var spec = job.Spec;
-        var modelDirectory = Path.GetFullPath(Path.Combine(lora.ModelsPath, spec.BaseModel));
+        var modelDirectory = Path.GetFullPath(Path.Combine(lora.ModelsPath, spec.BaseModel!));
         if (!File.Exists(Path.Combine(modelDirectory, "config.json")))
             throw new JobInputException("model_not_found", $"Base model '{spec.BaseModel}' is no longer in the models folder.");
 
-        var ids = new List<Guid> { spec.TrainingDataset };
-        if (spec.ValidationDataset is { } v) ids.Add(v);
-        ids.AddRange(spec.Evaluation.Target);
-        ids.AddRange(spec.Evaluation.Source);
+        var references = spec.DatasetReferences().Select(d => d.Reference).Distinct().ToList();
+        var ids = references.Select(r => Guid.TryParse(r, out var id) ? id : Guid.Empty).ToList();
         var datasets = await db.Datasets.AsNoTracking().Where(d => ids.Contains(d.Id) && d.TenantId == job.TenantId).ToDictionaryAsync(d => d.Id, ct);
-
-        DatasetRef Ref(Guid id)
+        var files = new Dictionary<string, RunDataset>();
+        foreach (var reference in references)
         {
-            if (!datasets.TryGetValue(id, out var dataset) || !store.Exists(dataset.StorageKey))
-                throw new JobInputException("dataset_not_found", $"Dataset {id} was deleted.");
-            DatasetFormatNames.TryParse(dataset.Format, out var format);
-            return new DatasetRef(id, store.PathFor(dataset.StorageKey), format);
-        }
-        EvalSetSpec Eval(Guid id, EvalRole role)
-        {
-            var reference = Ref(id);
-            return new EvalSetSpec(id, datasets[id].Name, role, reference.Path, reference.Format, spec.Evaluation.MaxNewTokens);
+            if (!Guid.TryParse(reference, out var id) || !datasets.TryGetValue(id, out var dataset) || !store.Exists(dataset.StorageKey)
+                || !DatasetFormatNames.TryParse(dataset.Format, out var format))
+                throw new JobInputException("dataset_not_found", $"Dataset {reference} was deleted.");
+            files[reference] = new RunDataset(id, dataset.Name, store.PathFor(dataset.StorageKey), format);
         }
 
         // A resumed attempt sends its journal again from the last step stored here: points the previous attempt computed
         // but its worker did not store before dying fill the gap up to the checkpoint (upserts make the overlap harmless).
         var lastStored = await db.MetricPoints.Where(m => m.JobId == job.Id && m.Name == MetricNames.TrainLoss).MaxAsync(m => (int?)m.Step, ct);
-        var h = spec.Hyperparameters;
         return new FineTuneRunSpec
         {
-            ReplayMetricsFromStep = lastStored ?? 0,
+            Job = spec,
             ModelDirectory = modelDirectory,
-            BaseModelName = spec.BaseModel,
-            Method = spec.Method == DomainMethod.Full ? EngineMethod.Full : EngineMethod.Lora,
-            Lora = spec.Lora is { } l ? new LoraSpec(l.Rank, l.ResolvedAlpha, l.Dropout, l.TargetModules, l.UseRsLora, l.LoraPlusRatio) : null,
-            Hyperparameters = new HyperparameterSpec(
-                h.LearningRate, h.Epochs, h.MaxSteps, h.BatchSize, h.MicroBatchSize, h.MaxSequenceLength, h.WeightDecay,
-                Enum.Parse<ScheduleKind>(h.Schedule, ignoreCase: true), h.WarmupRatio, h.WarmupSteps, h.MinLearningRateRatio,
-                h.GradientClip, h.TrainOnInputs, h.FreezeEmbeddings, h.ChatTemplate, h.Seed),
-            TrainingDataset = Ref(spec.TrainingDataset),
-            ValidationDataset = spec.ValidationDataset is { } validation ? Ref(validation) : null,
-            EvalSets = [.. spec.Evaluation.Target.Select(id => Eval(id, EvalRole.Target)), .. spec.Evaluation.Source.Select(id => Eval(id, EvalRole.Source))],
-            EvalEvery = spec.Evaluation.EveryNSteps,
-            MaxEvalExamples = spec.Evaluation.MaxExamples,
-            CheckpointEvery = spec.CheckpointEvery,
+            BaseModelName = spec.BaseModel!,
+            Datasets = files,
             WorkDirectory = store.PathFor(WorkKey(job.Id)),
             OutputDirectory = store.PathFor(OutputKey(job.Id)),
             Device = deviceKind == "cuda" ? DevicePreference.Cuda : DevicePreference.Cpu,
+            ReplayMetricsFromStep = lastStored ?? 0,
         };
     }
 }

@@ -40,6 +40,7 @@ internal sealed class ModelCatalog(LoraDbContext db, LoraOptions options, ILogge
             row.Dtype = info.Dtype;
             row.HasTokenizer = info.HasTokenizer;
             row.LoraTargets = [.. info.LoraTargets];
+            row.ChatTemplate = info.ChatTemplate;
         }
         db.BaseModels.RemoveRange(rows.Values.Where(r => !seen.Contains(r.Name)));
         db.SaveChanges();

@@ -468,6 +468,11 @@ namespace LoraService.Domain.Persistence.Migrations
                         .HasColumnType("character varying(100)")
                         .HasColumnName("architecture");
 
+                    b.Property<string>("ChatTemplate")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("chat_template");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");

@@ -1,0 +1,32 @@
+using LoraService.Contracts.Jobs;
+using LoraService.Domain.Persistence;
+using Microsoft.EntityFrameworkCore;
+
+namespace LoraService.Api.Jobs;
+
+/// <summary>
+/// Checks a job spec against this service's catalog and the tenant's datasets with the shared
+/// <see cref="JobSpecValidator"/>, and resolves its defaults: the spec that is stored, or field errors.
+/// </summary>
+internal sealed class JobSpecCheck(LoraDbContext db, JobQueueOptions queue)
+{
+    public async Task<(JobSpec? Spec, IReadOnlyDictionary<string, string[]> Errors)> CheckAsync(JobSpec spec, Guid tenantId, CancellationToken ct)
+    {
+        var model = string.IsNullOrWhiteSpace(spec.BaseModel)
+            ? null
+            : await db.BaseModels.AsNoTracking().SingleOrDefaultAsync(m => m.Name == spec.BaseModel, ct);
+
+        var ids = spec.DatasetReferences().Select(d => Guid.TryParse(d.Reference, out var id) ? id : Guid.Empty).Distinct().ToList();
+        // Another tenant's dataset is indistinguishable from a missing one.
+        var datasets = await db.Datasets.AsNoTracking().Where(d => ids.Contains(d.Id) && d.TenantId == tenantId).ToDictionaryAsync(d => d.Id, ct);
+
+        var context = new JobSpecContext(
+            model?.Facts(),
+            $"No base model named '{spec.BaseModel}' (see GET /api/v1/models).",
+            reference => Guid.TryParse(reference, out var id) && datasets.TryGetValue(id, out var d)
+                ? new DatasetFacts(d.Id.ToString(), d.Name, d.Format)
+                : null,
+            " (see GET /api/v1/datasets)");
+        return JobSpecResolver.Check(spec, context, queue.MaxAttempts);
+    }
+}
