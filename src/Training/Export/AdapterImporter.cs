@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LoraService.Training.Checkpoints;
+using LoraService.Training.Lora;
 using LoraService.Training.Models;
 using static TorchSharp.torch;
 
@@ -13,7 +14,7 @@ public sealed class AdapterMismatchException(string message) : Exception(message
 /// </summary>
 public static class AdapterImporter
 {
-    public static LoraSettings ReadConfig(string directory)
+    public static LoraHyperparameters ReadConfig(string directory)
     {
         var path = Path.Combine(directory, AdapterExporter.ConfigFile);
         using var doc = JsonDocument.Parse(File.ReadAllText(path));
@@ -27,7 +28,7 @@ public static class AdapterImporter
         if (Bool("use_dora"))
             throw new AdapterMismatchException($"{path}: DoRA adapters are not supported");
         var rank = (int)(Num("r") ?? throw new AdapterMismatchException($"{path}: no r"));
-        return new LoraSettings(rank, Num("lora_alpha") ?? 8, Num("lora_dropout") ?? 0.0, Bool("use_rslora"));
+        return new LoraHyperparameters(rank, Num("lora_alpha") ?? 8, Num("lora_dropout") ?? 0.0, Bool("use_rslora"));
     }
 
     /// <summary>Attaches and fills the adapters; returns the adapted module paths.</summary>

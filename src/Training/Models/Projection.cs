@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using LoraService.Training.Lora;
 using static TorchSharp.torch;
 
 namespace LoraService.Training.Models;
@@ -20,7 +21,7 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     public int InFeatures { get; }
     public int OutFeatures { get; }
     public bool FanInFanOut { get; }
-    public LoraSettings? Lora { get; private set; }
+    public LoraHyperparameters? Lora { get; private set; }
 
     public Parameter Weight => weight;
     public Parameter? Bias => bias;
@@ -107,7 +108,7 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Adds a fresh adapter: A kaiming-uniform(a=√5) as PEFT, B zeros, so the output is unchanged.</summary>
-    public void AttachLora(LoraSettings settings, ScalarType adapterType = ScalarType.Float32)
+    public void AttachLora(LoraHyperparameters settings, ScalarType adapterType = ScalarType.Float32)
     {
         if (Lora is not null)
             throw new InvalidOperationException("this projection already has a LoRA adapter");
@@ -141,10 +142,4 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         using var _ = no_grad();
         return Lora is null ? weight.detach().clone() : weight.detach().add(DeltaWeight().to_type(weight.dtype));
     }
-}
-
-/// <summary>One adapter's hyperparameters; <see cref="Scale"/> is alpha/r, or alpha/√r with rsLoRA.</summary>
-public sealed record LoraSettings(int Rank, double Alpha, double Dropout = 0.0, bool UseRsLora = false)
-{
-    public double Scale => UseRsLora ? Alpha / Math.Sqrt(Rank) : Alpha / Rank;
 }
