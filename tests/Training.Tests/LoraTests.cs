@@ -52,7 +52,7 @@ public sealed class LoraTests
         Assert.Equal([32L, 16L], projection.LoraB!.shape);
         Assert.True(a.abs().max().item<float>() <= bound);
         Assert.True(a.abs().max().item<float>() > 0.95 * bound); // uniform over the whole range, not a smaller one
-        Assert.Equal(0f, projection.LoraB.abs().sum().item<float>());
+        Assert.Equal(0f, projection.LoraB!.abs().sum().item<float>());
     }
 
     [Fact]

@@ -31,8 +31,8 @@ public static class AdapterExporter
         var adapted = LoraModel.Adapted(model);
         if (adapted.Count == 0)
             throw new InvalidOperationException("the model has no LoRA adapters to export");
-        var settings = adapted[0].Module.Lora!;
-        if (adapted.Any(a => a.Module.Lora != settings))
+        var settings = adapted[0].Module.Lora!.Hyperparameters;
+        if (adapted.Any(a => a.Module.Lora!.Hyperparameters != settings))
             throw new InvalidOperationException("adapters with different r/alpha per module cannot be described by one adapter_config.json");
 
         Directory.CreateDirectory(directory);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LoraService.Training.Checkpoints;
+using LoraService.Training.Lora;
 using LoraService.Training.Models;
 using static TorchSharp.torch;
 

@@ -25,7 +25,7 @@ public static class LoraModel
         foreach (var p in model.parameters())
             p.requires_grad = false;
         foreach (var (_, projection) in targets)
-            projection.AttachLora(config.Hyperparameters, adapterType);
+            LoraAdapter.Attach(projection, config.Hyperparameters, adapterType);
         return targets.Select(t => t.Path).ToList();
     }
 
