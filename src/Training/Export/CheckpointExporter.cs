@@ -25,7 +25,7 @@ public static class CheckpointExporter
         using var _ = no_grad();
         foreach (var (name, parameter) in model.named_parameters())
         {
-            if (name.Contains(".lora_A.", StringComparison.Ordinal) || name.Contains(".lora_B.", StringComparison.Ordinal))
+            if (LoraModel.IsLoraA(name) || LoraModel.IsLoraB(name))
                 continue;
             var value = projections.TryGetValue(name, out var projection) ? projection.MergedWeight() : parameter.detach();
             merged[name] = dtype is { } t ? value.to_type(t) : value;

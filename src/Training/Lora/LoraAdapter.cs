@@ -22,7 +22,7 @@ public sealed class LoraAdapter : IProjectionAdapter
     public Parameter A => a.weight!;
     public Parameter B => b.weight!;
 
-    public IEnumerable<(string Name, nn.Module Module)> Modules => [("lora_A", a), ("lora_B", b)];
+    public IEnumerable<(string Name, nn.Module Module)> Modules => [(PeftNames.LoraA, a), (PeftNames.LoraB, b)];
 
     LoraAdapter(Projection layer, LoraHyperparameters hyperparameters, ScalarType dtype)
     {
