@@ -27,7 +27,7 @@ public sealed class LoraTests
             projection.Weight.copy_(randn_like(projection.Weight));
             projection.Bias!.copy_(randn(20));
         }
-        projection.AttachLora(new LoraSettings(Rank: 4, Alpha: 8));
+        projection.AttachLora(new LoraHyperparameters(Rank: 4, Alpha: 8));
         using (no_grad())
             projection.LoraB!.copy_(randn(20, 4));
         var x = randn(3, 5, 12);
@@ -45,21 +45,21 @@ public sealed class LoraTests
     {
         using var scope = NewDisposeScope();
         var projection = new Projection(256, 32, hasBias: false);
-        projection.AttachLora(new LoraSettings(16, 32));
+        projection.AttachLora(new LoraHyperparameters(16, 32));
         var a = projection.LoraA!;
         var bound = 1 / Math.Sqrt(256); // gain √(2/(1+5)) · √(3/fan_in)
         Assert.Equal([16L, 256L], a.shape);
         Assert.Equal([32L, 16L], projection.LoraB!.shape);
         Assert.True(a.abs().max().item<float>() <= bound);
         Assert.True(a.abs().max().item<float>() > 0.95 * bound); // uniform over the whole range, not a smaller one
-        Assert.Equal(0f, projection.LoraB.abs().sum().item<float>());
+        Assert.Equal(0f, projection.LoraB!.abs().sum().item<float>());
     }
 
     [Fact]
     public void Scale_is_alpha_over_r_or_alpha_over_sqrt_r_with_rslora()
     {
-        Assert.Equal(2.0, new LoraSettings(16, 32).Scale);
-        Assert.Equal(8.0, new LoraSettings(16, 32, UseRsLora: true).Scale);
+        Assert.Equal(2.0, new LoraHyperparameters(16, 32).Scale);
+        Assert.Equal(8.0, new LoraHyperparameters(16, 32, UseRsLora: true).Scale);
 
         using var scope = NewDisposeScope();
         manual_seed(5);
@@ -68,7 +68,7 @@ public sealed class LoraTests
         {
             manual_seed(9);
             var p = new Projection(8, 8, hasBias: false);
-            p.AttachLora(new LoraSettings(4, 16, UseRsLora: rs));
+            p.AttachLora(new LoraHyperparameters(4, 16, UseRsLora: rs));
             using (no_grad())
                 p.LoraB!.fill_(0.5);
             return p.call(x); // W0 is zero, so the output is the LoRA branch alone
@@ -95,7 +95,7 @@ public sealed class LoraTests
         using var scope = NewDisposeScope();
         manual_seed(2);
         var p = new Projection(64, 64, hasBias: false);
-        p.AttachLora(new LoraSettings(8, 8, Dropout: 0.5));
+        p.AttachLora(new LoraHyperparameters(8, 8, Dropout: 0.5));
         using (no_grad())
             p.LoraB!.copy_(randn(64, 8));
         var x = randn(4, 64);
@@ -137,7 +137,7 @@ public sealed class LoraTests
             p.Weight.copy_(randn_like(p.Weight));
             p.Bias?.copy_(randn_like(p.Bias));
         }
-        var settings = new LoraSettings(8, 16, Dropout: 0.3);
+        var settings = new LoraHyperparameters(8, 16, Dropout: 0.3);
         p.AttachLora(settings);
         using (no_grad())
             p.LoraB!.copy_(randn_like(p.LoraB!));
@@ -186,7 +186,7 @@ public sealed class LoraTests
         // q, k and v read the same x: each draws its own mask, and x's gradient is the sum over the three.
         using var scope = NewDisposeScope();
         manual_seed(5);
-        var settings = new LoraSettings(4, 8, Dropout: 0.25);
+        var settings = new LoraHyperparameters(4, 8, Dropout: 0.25);
         var ps = Enumerable.Range(0, 3).Select(_ => new Projection(16, 16, hasBias: false)).ToList();
         foreach (var p in ps)
         {

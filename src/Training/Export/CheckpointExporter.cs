@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LoraService.Training.Checkpoints;
+using LoraService.Training.Lora;
 using LoraService.Training.Models;
 using static TorchSharp.torch;
 
@@ -24,7 +25,7 @@ public static class CheckpointExporter
         using var _ = no_grad();
         foreach (var (name, parameter) in model.named_parameters())
         {
-            if (name.Contains(".lora_A.", StringComparison.Ordinal) || name.Contains(".lora_B.", StringComparison.Ordinal))
+            if (LoraModel.IsLoraA(name) || LoraModel.IsLoraB(name))
                 continue;
             var value = projections.TryGetValue(name, out var projection) ? projection.MergedWeight() : parameter.detach();
             merged[name] = dtype is { } t ? value.to_type(t) : value;

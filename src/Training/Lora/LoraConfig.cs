@@ -8,5 +8,5 @@ public sealed record LoraConfig(int Rank, double Alpha, IReadOnlyList<string> Ta
 {
     public const string AllLinear = "all-linear";
 
-    public Models.LoraSettings Settings => new(Rank, Alpha, Dropout, UseRsLora);
+    public LoraHyperparameters Hyperparameters => new(Rank, Alpha, Dropout, UseRsLora);
 }

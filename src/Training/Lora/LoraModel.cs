@@ -25,7 +25,7 @@ public static class LoraModel
         foreach (var p in model.parameters())
             p.requires_grad = false;
         foreach (var (_, projection) in targets)
-            projection.AttachLora(config.Settings, adapterType);
+            LoraAdapter.Attach(projection, config.Hyperparameters, adapterType);
         return targets.Select(t => t.Path).ToList();
     }
 
@@ -66,8 +66,8 @@ public static class LoraModel
     public static IReadOnlyList<Parameter> LoraBParameters(CausalLM model) =>
         model.Projections().Select(p => p.Module.LoraB).OfType<Parameter>().ToList();
 
-    public static bool IsLoraB(string parameterName) => parameterName.EndsWith(".lora_B.weight", StringComparison.Ordinal);
-    public static bool IsLoraA(string parameterName) => parameterName.EndsWith(".lora_A.weight", StringComparison.Ordinal);
+    public static bool IsLoraB(string parameterName) => PeftNames.IsFactor(parameterName, PeftNames.LoraB);
+    public static bool IsLoraA(string parameterName) => PeftNames.IsFactor(parameterName, PeftNames.LoraA);
 
     /// <summary>The adapted projections, with their HF module paths.</summary>
     public static IReadOnlyList<(string Path, Projection Module)> Adapted(CausalLM model) =>

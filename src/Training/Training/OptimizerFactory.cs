@@ -1,3 +1,4 @@
+using LoraService.Training.Lora;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -28,7 +29,7 @@ public static class OptimizerFactory
         IReadOnlyList<(string Name, Parameter Parameter)> parameters, AdamWOptions options)
     {
         var groups = parameters
-            .GroupBy(p => (Decay: !IsExemptFromDecay(p.Name), LoraB: options.LoraPlusRatio is not null && IsLoraB(p.Name)))
+            .GroupBy(p => (Decay: !IsExemptFromDecay(p.Name), LoraB: options.LoraPlusRatio is not null && LoraModel.IsLoraB(p.Name)))
             .OrderBy(g => g.Key.LoraB).ThenByDescending(g => g.Key.Decay)
             .ToList();
         var described = new List<OptimizerGroup>();
@@ -47,8 +48,6 @@ public static class OptimizerFactory
             eps: options.Epsilon, weight_decay: options.WeightDecay);
         return (optimizer, described);
     }
-
-    public static bool IsLoraB(string name) => name.EndsWith("lora_B.weight", StringComparison.Ordinal);
 
     private static bool IsExemptFromDecay(string name) =>
         name.EndsWith("bias", StringComparison.Ordinal) || name.Contains("norm", StringComparison.OrdinalIgnoreCase);

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace LoraService.Training.Models;
+namespace LoraService.Training.Lora;
 
 /// <summary>
 /// <c>u = (x ⊙ m)·Aᵀ</c> for the LoRA down-projection with a bool dropout mask <c>m</c>, as a custom autograd
