@@ -1,5 +1,4 @@
 using LoraService.Contracts.Jobs;
-using LoraSettings = LoraService.Contracts.Jobs.LoraSettings;
 using System.Text.Json;
 using LoraService.Datasets;
 using LoraService.Training.Checkpoints;
