@@ -64,7 +64,7 @@ public sealed class JobLifecycleTests
     }
 
     [Fact]
-    public void A_failed_job_can_be_retried_with_a_fresh_attempt_budget()
+    public void A_failed_job_can_be_retried_with_a_fresh_attempt_budget_and_wall_time_allowance()
     {
         var job = NewJob();
         job.Claim("w", TimeSpan.FromSeconds(30), DateTimeOffset.UtcNow);
@@ -73,5 +73,10 @@ public sealed class JobLifecycleTests
         Assert.True(JobLifecycle.IsTerminal(job.Status));
         job.Retry(DateTimeOffset.UtcNow);
         Assert.Equal((JobStatus.Queued, 0, (string?)null, (DateTimeOffset?)null), (job.Status, job.FailedAttempts, job.ErrorCode, job.FinishedAt));
+        // max_wall_time counts from StartedAt: the retried run starts its own.
+        Assert.Null(job.StartedAt);
+        var restart = DateTimeOffset.UtcNow.AddMinutes(1);
+        job.Claim("w", TimeSpan.FromSeconds(30), restart);
+        Assert.Equal(restart, job.StartedAt);
     }
 }

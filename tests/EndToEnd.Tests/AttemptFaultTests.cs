@@ -52,6 +52,34 @@ public sealed class AttemptFaultTests(Service service) : IClassFixture<Service>
     }
 
     [Fact]
+    public async Task A_job_past_its_max_wall_time_stops_at_a_checkpoint_and_fails_and_a_retry_resumes_it()
+    {
+        await using var worker = await service.StartWorkerAsync("wall-time-worker");
+        var (train, valid, target, source) = await service.PrepareArithmeticAsync("wall-time-model");
+        var spec = System.Text.Json.Nodes.JsonNode.Parse(JsonSerializer.Serialize(JobSpecs.Lora("wall-time-model", train, valid, target, source, steps: 4000, checkpointEvery: 5)))!;
+        spec["max_wall_time"] = "00:00:15";
+        var id = await service.CreateJobAsync(spec);
+
+        var failed = await service.WaitForJobAsync(id, j => Status(j) == "failed", TimeSpan.FromMinutes(2), "the job to stop at its max_wall_time");
+        Assert.Equal("max_wall_time", failed.GetProperty("error").GetProperty("code").GetString());
+        var started = failed.GetProperty("started_at").GetDateTimeOffset();
+        var finished = failed.GetProperty("finished_at").GetDateTimeOffset();
+        Assert.InRange((finished - started).TotalSeconds, 15, 15 + 30);
+        var stoppedAt = failed.GetProperty("progress").GetProperty("step").GetInt32();
+        Assert.InRange(stoppedAt, 1, 3999);
+        Assert.Equal("max_wall_time", (await AttemptsAsync(id)).Single().Outcome);
+        var checkpoints = await service.Client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}/checkpoints");
+        Assert.Contains(checkpoints.EnumerateArray(), c => c.GetProperty("step").GetInt32() == stoppedAt);
+
+        Assert.True((await service.Client.PostAsync($"/api/v1/jobs/{id}/retry", null)).IsSuccessStatusCode);
+        var resumed = await service.WaitForJobAsync(id, j => Status(j) == "running" && j.GetProperty("progress").GetProperty("step").GetInt32() > stoppedAt,
+            TimeSpan.FromMinutes(2), "the retried job to train past its checkpoint");
+        Assert.Equal(2, resumed.GetProperty("attempt").GetInt32());
+        await service.Client.PostAsync($"/api/v1/jobs/{id}/cancel", null);
+        await service.WaitForJobAsync(id, j => Status(j) == "cancelled", TimeSpan.FromMinutes(1), "the cancel");
+    }
+
+    [Fact]
     public async Task A_hung_attempt_is_killed_and_the_job_resumes_from_its_checkpoint()
     {
         await using var worker = await service.StartWorkerAsync("hang-worker", new Dictionary<string, string>

@@ -33,4 +33,15 @@ public sealed class AttemptOutcomeTests
         Assert.Equal("hung", AttemptOutcome.Classify(null, null, 137, StopReason.Hung, false, "").Code);
         Assert.False(AttemptOutcome.Classify(null, new AttemptError("invalid_input", "no such file"), 1, StopReason.None, false, "").IsAbnormal);
     }
+
+    [Fact]
+    public void A_stop_at_the_wall_time_limit_is_its_own_end_and_not_a_fault()
+    {
+        var stopped = AttemptOutcome.Classify(Cancelled, null, 0, StopReason.WallTime, false, "");
+        Assert.Equal(("max_wall_time", "stopped at the job's max_wall_time after 3/10 steps"), (stopped.Code, stopped.Detail));
+        Assert.False(stopped.IsAbnormal);
+        Assert.Equal("max_wall_time", AttemptOutcome.Classify(null, null, 137, StopReason.WallTime, false, "").Code);
+        // A run that completed just as the limit came is a success.
+        Assert.Equal("completed", AttemptOutcome.Classify(new AttemptResult("completed", 10, 10, 30, []), null, 0, StopReason.WallTime, false, "").Code);
+    }
 }

@@ -90,6 +90,8 @@ public sealed class FineTuneJob : ITenantOwned
     {
         Requeue(now);
         FailedAttempts = 0;
+        // max_wall_time counts from the start: a retried job gets a fresh allowance.
+        StartedAt = null;
         ErrorCode = null;
         ErrorMessage = null;
     }

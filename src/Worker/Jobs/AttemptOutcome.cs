@@ -3,13 +3,14 @@ using LoraService.Contracts.Attempts;
 namespace LoraService.Worker.Jobs;
 
 /// <summary>Why the worker stopped an attempt itself (none when the child ended on its own).</summary>
-internal enum StopReason { None, Cancel, Shutdown, Hung, LeaseLost }
+internal enum StopReason { None, Cancel, Shutdown, Hung, LeaseLost, WallTime }
 
 /// <summary>How one attempt ended, from the child's last message, its exit and what the worker did to it.</summary>
 /// <param name="Code">
 /// completed, cancelled, no_steps (the child said so); invalid_input, training_failed, out_of_memory (the child caught an
 /// error); crashed (died without a word: signal or exit code), out_of_memory (killed while the cgroup recorded an OOM
-/// kill), hung (killed by the worker for silence); handed_back (stopped for a worker shutdown).
+/// kill), hung (killed by the worker for silence); handed_back (stopped for a worker shutdown); max_wall_time (stopped at
+/// the job's max_wall_time).
 /// </param>
 internal sealed record AttemptOutcome(string Code, string Detail, AttemptResult? Result)
 {
@@ -21,13 +22,17 @@ internal sealed record AttemptOutcome(string Code, string Detail, AttemptResult?
         if (result is not null)
         {
             var steps = $"{result.StepsCompleted}/{result.TotalSteps} steps";
-            return result.Outcome == "cancelled" && stop == StopReason.Shutdown
-                ? new("handed_back", $"stopped for a worker shutdown after {steps}", result)
-                : new(result.Outcome, steps, result);
+            return (result.Outcome, stop) switch
+            {
+                ("cancelled", StopReason.Shutdown) => new("handed_back", $"stopped for a worker shutdown after {steps}", result),
+                ("cancelled", StopReason.WallTime) => new("max_wall_time", $"stopped at the job's max_wall_time after {steps}", result),
+                _ => new(result.Outcome, steps, result),
+            };
         }
         if (stop == StopReason.Hung) return new("hung", "the attempt wrote nothing for too long and was killed", null);
         if (error is not null) return new(error.Code, error.Message, null);
         if (stop == StopReason.Shutdown) return new("handed_back", "the graceful-stop budget ran out during a worker shutdown; the attempt was killed", null);
+        if (stop == StopReason.WallTime) return new("max_wall_time", "stopped at the job's max_wall_time; the graceful-stop budget ran out and the attempt was killed", null);
         var tail = string.IsNullOrWhiteSpace(stderrTail) ? "" : $"; last output: {Last(stderrTail, 600)}";
         if (exitCode > 128 && exitCode < 128 + 65)
         {

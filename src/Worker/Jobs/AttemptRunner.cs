@@ -64,7 +64,8 @@ internal sealed class AttemptRunner(
             using var onCancel = cancels.Subscribe(job.Id, () => Stop(StopReason.Cancel));
             using var onShutdown = lifetime.ApplicationStopping.Register(() => Stop(StopReason.Shutdown));
             using var quit = new CancellationTokenSource();
-            var watch = WatchAsync(lease, child, metrics, progress, () => stop, () => stopAt, Stop, quit.Token);
+            var deadline = job.StartedAt + job.Spec.MaxWallTime;
+            var watch = WatchAsync(lease, child, metrics, progress, deadline, () => stop, () => stopAt, Stop, quit.Token);
 
             await foreach (var message in child.Messages.ReadAllAsync())
             {
@@ -148,10 +149,10 @@ internal sealed class AttemptRunner(
     }
 
     /// <summary>
-    /// Every heartbeat: flush metrics, renew the lease with the latest progress, pass on a cancel, enforce the hang limit
-    /// and the graceful-stop budget. Without the database for longer than the lease, the lease is presumed lost.
+    /// Every heartbeat: flush metrics, renew the lease with the latest progress, pass on a cancel, enforce the hang limit,
+    /// the job's max_wall_time and the graceful-stop budget. Without the database for longer than the lease, the lease is presumed lost.
     /// </summary>
-    private async Task WatchAsync(JobLease lease, AttemptProcess child, MetricWriter metrics, ProgressBox progress,
+    private async Task WatchAsync(JobLease lease, AttemptProcess child, MetricWriter metrics, ProgressBox progress, DateTimeOffset? deadline,
         Func<StopReason> stop, Func<long> stopAt, Action<StopReason, bool> request, CancellationToken quit)
     {
         var lastRenewal = Environment.TickCount64;
@@ -193,7 +194,12 @@ internal sealed class AttemptRunner(
                 logger.LogError("Job {JobId}: the attempt wrote nothing for {Seconds:F0} s; killing it as hung", lease.JobId, child.Silence.TotalSeconds);
                 request(StopReason.Hung, true);
             }
-            if (stop() is StopReason.Cancel or StopReason.Shutdown && !budgetLogged
+            if (deadline is { } end && DateTimeOffset.UtcNow >= end && stop() == StopReason.None)
+            {
+                logger.LogWarning("Job {JobId}: max_wall_time reached; stopping the attempt at a checkpoint", lease.JobId);
+                request(StopReason.WallTime, false);
+            }
+            if (stop() is StopReason.Cancel or StopReason.Shutdown or StopReason.WallTime && !budgetLogged
                 && Environment.TickCount64 - stopAt() > options.StopGrace.TotalMilliseconds)
             {
                 budgetLogged = true;

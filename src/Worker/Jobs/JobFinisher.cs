@@ -62,6 +62,11 @@ internal sealed class JobFinisher(IServiceScopeFactory scopes, IArtifactStore st
                     db.Artifacts.AddRange(artifacts);
                     Event($"Job succeeded after {outcome.Result!.StepsCompleted} steps ({outcome.Result.TokensSeen} tokens); {artifacts.Count} artifacts", "info", "succeeded");
                     break;
+                case "max_wall_time":
+                    job.Fail("max_wall_time", $"The job reached its max_wall_time ({job.Spec.MaxWallTime}){steps}; its last checkpoint is kept. " +
+                        "POST /retry resumes it from there with a fresh allowance.", now);
+                    Event($"Job stopped at its max_wall_time{steps}", "error", "failed");
+                    break;
                 case "completed" or "no_steps":
                     job.Fail("no_steps", "Training ran zero optimizer steps: the training data produced no example with a scored token (check max_sequence_length and the data).", now);
                     Event("Job failed: zero optimizer steps", "error", "failed");
