@@ -11,16 +11,17 @@ public sealed class MalformedRequestTests(ApiFactory factory) : IClassFixture<Ap
         factory.CreateClient(TestKeys.Admin).PostAsync("/api/v1/jobs", new StringContent(body, Encoding.UTF8, "application/json"));
 
     [Theory]
-    [InlineData("{\"base_model\": ", "")]
-    [InlineData("{\"base_model\": \"m\", \"method\": \"qlora\"}", "method")]
-    [InlineData("{\"base_model\": \"m\", \"lora\": {\"rank\": \"sixteen\"}}", "rank")]
-    [InlineData("[1, 2]", "")]
-    public async Task Broken_job_bodies_are_400_problem_details(string body, string mentions)
+    [InlineData("{\"base_model\": ", "Path: $.base_model |")]
+    [InlineData("{\"base_model\": \"m\", \"method\": \"qlora\"}", "Path: $.method |")]
+    [InlineData("{\"base_model\": \"m\", \"lora\": {\"rank\": \"sixteen\"}}", "Path: $.lora.rank |")]
+    [InlineData("[1, 2]", "Path: $ |")]
+    public async Task Broken_job_bodies_are_400_problem_details_naming_the_json_path(string body, string path)
     {
         var response = await PostJobAsync(body);
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, text);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        Assert.Contains(mentions, await response.Content.ReadAsStringAsync());
+        Assert.Contains(path, System.Text.Json.JsonDocument.Parse(text).RootElement.GetProperty("detail").GetString());
     }
 
     [Theory]
