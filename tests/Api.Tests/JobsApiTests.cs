@@ -34,10 +34,17 @@ public sealed class JobsApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
     private static async Task<JsonElement> Json(HttpResponseMessage response) =>
         await response.Content.ReadFromJsonAsync<JsonElement>();
 
+    private async Task<int> QueuePositionAsync(Guid id) =>
+        (await Json(await Admin.GetAsync($"/api/v1/jobs/{id}"))).GetProperty("progress").GetProperty("queue_position").GetInt32();
+
     [Fact]
     public async Task A_valid_job_is_stored_with_resolved_defaults_and_queued_on_hangfire()
     {
-        var response = await Admin.PostAsJsonAsync("/api/v1/jobs", await ValidRequestAsync());
+        var request = await ValidRequestAsync();
+        int queuedBefore;
+        await using (var before = factory.Database.CreateContext())
+            queuedBefore = await before.Jobs.CountAsync(j => j.Status == JobStatus.Queued);
+        var response = await Admin.PostAsJsonAsync("/api/v1/jobs", request);
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         var job = await Json(response);
         Assert.Equal("queued", job.GetProperty("status").GetString());
@@ -45,9 +52,13 @@ public sealed class JobsApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
         Assert.Equal(16.0, lora.GetProperty("alpha").GetDouble());
         Assert.Equal(7, lora.GetProperty("target_modules").GetArrayLength());
         Assert.Equal("cosine", job.GetProperty("spec").GetProperty("hyperparameters").GetProperty("schedule").GetString());
-        Assert.True(job.GetProperty("progress").GetProperty("queue_position").ValueKind is JsonValueKind.Null or JsonValueKind.Number);
 
+        // No worker runs here: every job queued before this one is ahead of it, and the next one queues behind it.
         var id = job.GetProperty("id").GetGuid();
+        Assert.Equal(queuedBefore, await QueuePositionAsync(id));
+        var next = (await Json(await Admin.PostAsJsonAsync("/api/v1/jobs", request))).GetProperty("id").GetGuid();
+        Assert.Equal(queuedBefore + 1, await QueuePositionAsync(next));
+        Assert.Equal(queuedBefore, await QueuePositionAsync(id));
         await using var db = factory.Database.CreateContext();
         var row = await db.Jobs.SingleAsync(j => j.Id == id);
         Assert.NotNull(row.QueueJobId);

@@ -184,13 +184,17 @@ public sealed class DashboardTests(DashboardHost host) : IClassFixture<Dashboard
         }
     }
 
+    private const string OutOfMemoryMessage = "The job ran out of memory 3 times; it is not resumed again. " +
+        "Last: CUDA out of memory. Tried to allocate 20.00 MiB. POST /retry resumes it from its last checkpoint.";
+
     [Fact]
     public async Task A_failed_job_shows_its_error_and_a_running_one_can_be_cancelled()
     {
         var failed = (await SeededJob.JobsAsync(host.Database, 1, "broken", job =>
         {
             job.MoveTo(JobStatus.Running, DateTimeOffset.UtcNow);
-            job.Fail("out_of_memory", "CUDA out of memory at step 3.", DateTimeOffset.UtcNow);
+            // What the worker writes (JobFinisher) when an attempt ends out_of_memory (AttemptOutcome) for the last allowed time.
+            job.Fail("out_of_memory", OutOfMemoryMessage, DateTimeOffset.UtcNow);
         }))[0];
         var running = (await SeededJob.JobsAsync(host.Database, 1, "to-cancel", job => job.MoveTo(JobStatus.Running, DateTimeOffset.UtcNow)))[0];
         var abandoned = (await SeededJob.JobsAsync(host.Database, 1, "abandoned", job =>
@@ -211,7 +215,7 @@ public sealed class DashboardTests(DashboardHost host) : IClassFixture<Dashboard
 
             await page.GotoAsync($"/dashboard/?poll={PollMs}#/jobs/{failed}");
             var detail = page.Locator($".job[data-job-id='{failed}']");
-            await Expect(detail.GetByTestId("job-error")).ToHaveTextAsync("out_of_memory CUDA out of memory at step 3.");
+            await Expect(detail.GetByTestId("job-error")).ToHaveTextAsync("out_of_memory " + OutOfMemoryMessage);
             await Expect(detail).ToHaveAttributeAsync("data-polling", "stopped");
             await Expect(page.Locator("#cancel")).ToHaveCountAsync(0);
             await Expect(page.Locator("#loss-chart figure")).ToHaveAttributeAsync("data-points", "0");

@@ -234,39 +234,46 @@ public sealed class JsonlValidatorTests
         Assert.Equal("line 2: text must be a string", result.Errors[0].ToString());
         Assert.Equal("line 6: text must be a string", result.Errors[4].ToString());
     }
+}
 
-    [Fact]
-    public async Task Never_holds_more_than_one_line()
+/// <summary>These tests measure retained memory, so they run alone: other tests' allocations would blur it.</summary>
+[CollectionDefinition(nameof(MemoryMeasurements), DisableParallelization = true)]
+public sealed class MemoryMeasurements;
+
+[Collection(nameof(MemoryMeasurements))]
+public sealed class JsonlValidatorMemoryTests
+{
+    /// <summary>Bytes the validator keeps alive after reading <paramref name="chunks"/>, between two full collections.</summary>
+    private static long Retained(DatasetValidationOptions options, IEnumerable<byte[]> chunks, out DatasetValidationResult result)
     {
-        // 20 MB of valid rows through a stream that refuses to seek: memory stays flat by construction;
-        // this checks the pass completes and counts correctly.
-        var row = Encoding.UTF8.GetBytes("{\"text\":\"" + new string('y', 1000) + "\"}\n");
-        var stream = new RepeatingStream(row, 20_000);
-        var result = await JsonlValidator.ValidateAsync(stream);
-        Assert.True(result.IsValid);
-        Assert.Equal(20_000, result.RowCount);
-        Assert.Equal(row.Length * 20_000L, result.ByteCount);
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        using var validator = new JsonlValidator(options);
+        foreach (var chunk in chunks) validator.Append(chunk);
+        var retained = GC.GetTotalMemory(forceFullCollection: true) - before;
+        result = validator.Complete();
+        return retained;
     }
 
-    private sealed class RepeatingStream(byte[] unit, int count) : Stream
+    [Fact]
+    public void Holds_one_line_however_many_it_has_read()
     {
-        private long _position;
-        private readonly long _length = (long)unit.Length * count;
-        public override int Read(byte[] buffer, int offset, int size)
-        {
-            var n = (int)Math.Min(size, _length - _position);
-            for (var i = 0; i < n; i++) buffer[offset + i] = unit[(_position + i) % unit.Length];
-            _position += n;
-            return n;
-        }
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => _position; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        // 32 MB of 1 KB rows in 64-row chunks: a validator that kept what it read would retain ~32 MB.
+        var row = Encoding.UTF8.GetBytes("{\"text\":\"" + new string('y', 1000) + "\"}\n");
+        var chunk = Enumerable.Repeat(row, 64).SelectMany(r => r).ToArray();
+        var retained = Retained(new DatasetValidationOptions(), Enumerable.Repeat(chunk, 512), out var result);
+        Assert.True(result.IsValid);
+        Assert.Equal(64 * 512, result.RowCount);
+        Assert.Equal(64L * 512 * row.Length, result.ByteCount);
+        Assert.True(retained < 1 << 20, $"retained {retained} bytes after reading {result.ByteCount}");
+    }
+
+    [Fact]
+    public void Holds_a_line_over_the_limit_only_up_to_the_limit()
+    {
+        // One 32 MB line against a 64 KB limit.
+        var chunk = Enumerable.Repeat((byte)'x', 64 << 10).ToArray();
+        var retained = Retained(new DatasetValidationOptions(MaxLineBytes: 64 << 10), Enumerable.Repeat(chunk, 512), out var result);
+        Assert.Equal(["line 1: line is longer than 65536 bytes"], result.Errors.Select(e => e.ToString()));
+        Assert.True(retained < 1 << 20, $"retained {retained} bytes after reading {result.ByteCount}");
     }
 }

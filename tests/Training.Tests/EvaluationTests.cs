@@ -138,14 +138,4 @@ public sealed class EvaluationTests
         Assert.Equal(0.5, metrics["exact_match"], 12);
         Assert.Equal(TinyTokenizerFiles.Bytes("Q1"), seenPrompts[0]);
     }
-
-    [Fact]
-    public void Suite_prefixes_metrics_with_the_set_name()
-    {
-        var hook = EvaluationSuite.Hook([
-            new EvalSet("wiki", () => new Dictionary<string, double> { ["loss"] = 1.5 }),
-            new EvalSet("gsm8k", () => new Dictionary<string, double> { ["exact_match"] = 0.25 }),
-        ]);
-        Assert.Equal(new Dictionary<string, double> { ["wiki/loss"] = 1.5, ["gsm8k/exact_match"] = 0.25 }, hook(10));
-    }
 }
