@@ -61,8 +61,12 @@ internal static class Extensions
                 [new OpenApiSecuritySchemeReference("bearer", document)] = [],
             });
             options.SchemaFilter<SwaggerExamples>();
-            var xml = Path.Combine(AppContext.BaseDirectory, "LoraService.Api.xml");
-            if (File.Exists(xml)) options.IncludeXmlComments(xml);
+            // The job spec's fields are documented where they are defined (Contracts).
+            foreach (var assembly in new[] { "LoraService.Api", "LoraService.Contracts" })
+            {
+                var xml = Path.Combine(AppContext.BaseDirectory, assembly + ".xml");
+                if (File.Exists(xml)) options.IncludeXmlComments(xml);
+            }
         });
         return builder;
     }

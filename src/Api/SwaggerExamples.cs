@@ -24,7 +24,10 @@ internal sealed class SwaggerExamples : ISchemaFilter
               "hyperparameters": { "learning_rate": 0.002, "max_steps": 60, "batch_size": 8, "micro_batch_size": 8, "max_sequence_length": 32, "schedule": "cosine", "warmup_ratio": 0.1 },
               "evaluation": { "target": ["01a222c3-be35-7741-8c6d-7d331983b6d3"], "source": ["01a222c3-be58-7e19-bfdd-ee5132efa19e"], "every_n_steps": 20, "max_examples": 20, "max_new_tokens": 12 },
               "checkpoint_every": 20,
-              "tags": ["quickstart"]
+              "keep_checkpoints": 2,
+              "max_wall_time": "01:00:00",
+              "tags": ["quickstart"],
+              "metadata": { "experiment": "rank-sweep" }
             }
             """,
         [typeof(NewModelSpec)] = """{ "name": "tiny-gpt2", "architecture": "gpt2", "hidden_size": 64, "layers": 2, "heads": 4, "max_positions": 256, "seed": 0 }""",

@@ -28,6 +28,13 @@ public sealed class HostTests(ApiFactory factory) : IClassFixture<ApiFactory>
         Assert.Contains("\"bearer\"", document);
         Assert.Contains("\"example\"", document);
         Assert.Contains("tiny-llama", document);
+
+        // The job spec's fields carry their documentation (defaults included) from Contracts.
+        using var json = System.Text.Json.JsonDocument.Parse(document);
+        var spec = json.RootElement.GetProperty("components").GetProperty("schemas").GetProperty("JobSpec").GetProperty("properties");
+        foreach (var field in new[] { "keep_checkpoints", "export_merged", "max_wall_time", "metadata", "max_attempts" })
+            Assert.False(string.IsNullOrWhiteSpace(spec.GetProperty(field).GetProperty("description").GetString()), field);
+        Assert.Contains("2e-4", spec.GetProperty("hyperparameters").ToString() + json.RootElement.GetProperty("components").GetProperty("schemas").GetProperty("Hyperparameters"));
     }
 
     [Fact]
