@@ -10,6 +10,8 @@ public static class LoraModel
     public static readonly IReadOnlyList<string> LlamaTargets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
     public static readonly IReadOnlyList<string> Gpt2Targets = ["c_attn", "c_proj", "c_fc"];
 
+    /// <summary>Every linear projection of the architecture but the head: what PEFT's <c>all-linear</c> means here, and the
+    /// one list the job spec's default is resolved from (through the model catalog).</summary>
     public static IReadOnlyList<string> KnownTargets(ModelConfig config) =>
         config.Family == ModelFamily.Gpt2 ? Gpt2Targets : LlamaTargets;
 

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using LoraService.Contracts.Jobs;
 using LoraService.Training.Checkpoints;
+using LoraService.Training.Lora;
 using LoraService.Training.Tokenization;
 
 namespace LoraService.Training.Models;
@@ -25,11 +26,6 @@ public sealed record ModelInfo(
 
 public static class ModelInspector
 {
-    public static readonly string[] LlamaTargets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
-    public static readonly string[] Gpt2Targets = ["c_attn", "c_proj", "c_fc"];
-
-    public static IReadOnlyList<string> TargetsFor(ModelFamily family) => family == ModelFamily.Gpt2 ? Gpt2Targets : LlamaTargets;
-
     public static ModelInfo Inspect(string directory)
     {
         var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
@@ -42,7 +38,7 @@ public static class ModelInspector
                 .Sum(t => t.Shape.Aggregate(1L, (a, b) => a * b));
         }
         return new ModelInfo(config.Architecture, parameters, config.NumLayers, config.HiddenSize, config.VocabSize,
-            config.MaxPositions, config.TorchDtype, File.Exists(Path.Combine(directory, "tokenizer.json")), TargetsFor(config.Family),
+            config.MaxPositions, config.TorchDtype, File.Exists(Path.Combine(directory, "tokenizer.json")), LoraModel.KnownTargets(config),
             ChatTemplates.Recognise(HfTokenizer.ReadChatTemplate(directory)), RecordedName(directory));
     }
 
