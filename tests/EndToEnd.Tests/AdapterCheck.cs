@@ -3,7 +3,7 @@ using LoraService.Training.Checkpoints;
 using LoraService.Training.Evaluation;
 using LoraService.Training.Export;
 using LoraService.Training.Pipeline;
-using LoraService.Training.Tokenization;
+using LoraService.Tokenization;
 using static TorchSharp.torch;
 
 namespace LoraService.EndToEnd.Tests;

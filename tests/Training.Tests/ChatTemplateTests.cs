@@ -1,5 +1,5 @@
 using LoraService.Datasets;
-using LoraService.Training.Tokenization;
+using LoraService.Tokenization;
 
 namespace LoraService.Training.Tests;
 

@@ -1,8 +1,8 @@
 using System.Text.RegularExpressions;
 using LoraService.Datasets;
-using LoraService.Training.Data;
+using LoraService.Tokenization.Examples;
 using LoraService.Training.Evaluation;
-using LoraService.Training.Tokenization;
+using LoraService.Tokenization;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -1,6 +1,6 @@
 using LoraService.Datasets;
-using LoraService.Training.Data;
-using LoraService.Training.Tokenization;
+using LoraService.Tokenization.Examples;
+using LoraService.Tokenization;
 using static LoraService.Training.Tests.TinyTokenizerFiles;
 
 namespace LoraService.Training.Tests;

@@ -6,7 +6,7 @@ using LoraService.Training.Evaluation;
 using LoraService.Training.Export;
 using LoraService.Training.Models;
 using LoraService.Training.Pipeline;
-using LoraService.Training.Tokenization;
+using LoraService.Tokenization;
 using LoraService.Training.Training;
 using static TorchSharp.torch;
 using LoraService.Contracts;

@@ -1,4 +1,4 @@
-using LoraService.Training.Tokenization;
+using LoraService.Tokenization;
 
 namespace LoraService.Training.Tests;
 

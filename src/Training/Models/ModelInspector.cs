@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using LoraService.Contracts.Jobs;
 using LoraService.Training.Checkpoints;
-using LoraService.Training.Tokenization;
+using LoraService.Tokenization;
 
 namespace LoraService.Training.Models;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LoraService.Tokenization.Examples;
 using LoraService.Training.Data;
 using LoraService.Training.Pipeline;
 using TorchSharp;

@@ -1,7 +1,6 @@
 using LoraService.Datasets;
-using LoraService.Training.Tokenization;
 
-namespace LoraService.Training.Data;
+namespace LoraService.Tokenization.Examples;
 
 /// <param name="MaxSequenceLength">Block length for packed text; truncation length for everything else.</param>
 /// <param name="TrainOnInputs">Score prompt and user tokens too, not only completions / assistant turns.</param>
