@@ -4,6 +4,7 @@ using LoraService.Datasets;
 using LoraService.Tokenization.Examples;
 using LoraService.Training.Evaluation;
 using LoraService.Tokenization;
+using LoraService.Tokenization.Tests;
 using LoraService.Training.Training;
 using static TorchSharp.torch;
 

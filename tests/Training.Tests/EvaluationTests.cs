@@ -3,6 +3,7 @@ using LoraService.Datasets;
 using LoraService.Tokenization.Examples;
 using LoraService.Training.Evaluation;
 using LoraService.Tokenization;
+using LoraService.Tokenization.Tests;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

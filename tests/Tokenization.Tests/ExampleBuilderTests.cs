@@ -1,9 +1,8 @@
 using LoraService.Datasets;
 using LoraService.Tokenization.Examples;
-using LoraService.Tokenization;
-using static LoraService.Training.Tests.TinyTokenizerFiles;
+using static LoraService.Tokenization.Tests.TinyTokenizerFiles;
 
-namespace LoraService.Training.Tests;
+namespace LoraService.Tokenization.Tests;
 
 public sealed class ExampleBuilderTests : IDisposable
 {
