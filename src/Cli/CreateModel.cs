@@ -1,3 +1,4 @@
+using LoraService.Tokenization;
 using LoraService.Training.Models;
 
 namespace LoraService.Cli;
@@ -20,7 +21,7 @@ static class CreateModel
         if (hidden <= 0 || layers <= 0 || heads <= 0 || hidden % heads != 0)
             throw new UsageException($"--hidden ({hidden}) must be a positive multiple of --heads ({heads}); --layers must be positive");
 
-        var defaultVocab = Training.Tokenization.ByteLevelTokenizer.MinVocabSize;
+        var defaultVocab = ByteLevelTokenizer.MinVocabSize;
         ModelConfig config = arch switch
         {
             "llama" => ModelFactory.TinyLlama(hidden, layers, heads, kvHeads ?? heads, intermediate ?? hidden * 8 / 3, positions, vocab ?? defaultVocab),

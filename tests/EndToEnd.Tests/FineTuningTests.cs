@@ -4,7 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using LoraService.Training.Tests;
-using LoraService.Training.Tokenization;
+using LoraService.Tokenization;
 using static TorchSharp.torch;
 
 namespace LoraService.EndToEnd.Tests;

@@ -1,3 +1,4 @@
+using LoraService.Tokenization.Examples;
 using LoraService.Training.Data;
 using LoraService.Training.Training;
 using static TorchSharp.torch;

@@ -1,11 +1,11 @@
 using LoraService.Contracts.Jobs;
 using System.Text.Json;
 using LoraService.Datasets;
-using LoraService.Training.Data;
+using LoraService.Tokenization.Examples;
 using LoraService.Training.Evaluation;
 using LoraService.Training.Models;
 using LoraService.Training.Pipeline;
-using LoraService.Training.Tokenization;
+using LoraService.Tokenization;
 using static TorchSharp.torch;
 
 namespace LoraService.Training.Tests;

@@ -1,9 +1,10 @@
 using LoraService.Contracts.Jobs;
 using System.Text;
 using LoraService.Datasets;
-using LoraService.Training.Data;
+using LoraService.Tokenization.Examples;
 using LoraService.Training.Evaluation;
-using LoraService.Training.Tokenization;
+using LoraService.Tokenization;
+using LoraService.Tokenization.Tests;
 using LoraService.Training.Training;
 using static TorchSharp.torch;
 

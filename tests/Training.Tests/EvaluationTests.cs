@@ -1,8 +1,9 @@
 using System.Text.RegularExpressions;
 using LoraService.Datasets;
-using LoraService.Training.Data;
+using LoraService.Tokenization.Examples;
 using LoraService.Training.Evaluation;
-using LoraService.Training.Tokenization;
+using LoraService.Tokenization;
+using LoraService.Tokenization.Tests;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -7,7 +7,8 @@ using LoraService.Training.Evaluation;
 using LoraService.Training.Export;
 using LoraService.Training.Models;
 using LoraService.Training.Pipeline;
-using LoraService.Training.Tokenization;
+using LoraService.Tokenization;
+using LoraService.Tokenization.Examples;
 using LoraService.Training.Training;
 using static TorchSharp.torch;
 using LoraService.Contracts;
@@ -22,7 +23,7 @@ public sealed class FineTuneRunTests
     static readonly Guid SourceId = Guid.Parse("44444444-4444-4444-4444-444444444444");
     static readonly Guid ChatId = Guid.Parse("55555555-5555-5555-5555-555555555555");
 
-    sealed class Recorder : IFineTuneObserver
+    internal sealed class Recorder : IFineTuneObserver
     {
         public readonly List<TrainingProgress> Steps = [];
         public readonly List<(int Step, IReadOnlyList<EvalMeasurement> Measurements)> Evaluations = [];
@@ -46,14 +47,14 @@ public sealed class FineTuneRunTests
             Evaluations.Single(e => e.Step == step).Measurements.Single(m => m.Role == role && m.DatasetId == id && m.Metric == metric).Value;
     }
 
-    static string Jsonl(string path, IEnumerable<object> rows)
+    internal static string Jsonl(string path, IEnumerable<object> rows)
     {
         File.WriteAllLines(path, rows.Select(r => JsonSerializer.Serialize(r)));
         return path;
     }
 
     /// <summary>"Qk:" → " #### 2k": a mapping a tiny model can pick up; the same rows serve exact match.</summary>
-    static FineTuneRunSpec LoraSpec(TempDir dir, string work = "work", string output = "out", int steps = 16, int evalEvery = 8, int checkpointEvery = 8)
+    internal static FineTuneRunSpec LoraSpec(TempDir dir, string work = "work", string output = "out", int steps = 16, int evalEvery = 8, int checkpointEvery = 8)
     {
         var model = dir["llama"];
         if (!Directory.Exists(model)) ModelFactory.WriteCheckpoint(model, ModelFactory.TinyLlama(), seed: 1);

@@ -1,4 +1,4 @@
-using LoraService.Training.Data;
+using LoraService.Tokenization.Examples;
 
 namespace LoraService.Training.Tests;
 

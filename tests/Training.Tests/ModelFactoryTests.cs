@@ -1,7 +1,7 @@
 using System.Text.Json;
 using LoraService.Training.Checkpoints;
 using LoraService.Training.Models;
-using LoraService.Training.Tokenization;
+using LoraService.Tokenization;
 using Tokenizers.DotNet;
 using static TorchSharp.torch;
 

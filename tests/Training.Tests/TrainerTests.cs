@@ -1,4 +1,5 @@
 using LoraService.Contracts.Jobs;
+using LoraService.Tokenization.Examples;
 using LoraService.Training.Data;
 using LoraService.Training.Evaluation;
 using LoraService.Training.Training;

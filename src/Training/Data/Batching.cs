@@ -1,3 +1,4 @@
+using LoraService.Tokenization.Examples;
 using static TorchSharp.torch;
 
 namespace LoraService.Training.Data;

@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using LoraService.Datasets;
 using LoraService.Training.Pipeline;
-using LoraService.Training.Tokenization;
+using LoraService.Tokenization;
 
 namespace LoraService.Training.Evaluation;
 

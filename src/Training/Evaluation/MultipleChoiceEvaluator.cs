@@ -1,7 +1,8 @@
 using LoraService.Datasets;
+using LoraService.Tokenization.Examples;
 using LoraService.Training.Data;
 using LoraService.Training.Pipeline;
-using LoraService.Training.Tokenization;
+using LoraService.Tokenization;
 using LoraService.Training.Training;
 using static TorchSharp.torch;
 

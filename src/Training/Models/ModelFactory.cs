@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using LoraService.Training.Checkpoints;
 using LoraService.Training.Export;
-using LoraService.Training.Tokenization;
+using LoraService.Tokenization;
 using static TorchSharp.torch;
 
 namespace LoraService.Training.Models;
@@ -95,6 +95,7 @@ public static class ModelFactory
             ["transformers_version"] = "4.40.2",
         };
         AtomicFile.WriteAllText(Path.Combine(directory, "generation_config.json"), generation.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        ByteLevelTokenizer.Write(directory, config.MaxPositions);
+        foreach (var (fileName, json) in ByteLevelTokenizer.Files(config.MaxPositions))
+            AtomicFile.WriteAllText(Path.Combine(directory, fileName), json);
     }
 }

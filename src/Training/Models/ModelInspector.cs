@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using LoraService.Contracts.Jobs;
 using LoraService.Training.Checkpoints;
 using LoraService.Training.Lora;
-using LoraService.Training.Tokenization;
+using LoraService.Tokenization;
 
 namespace LoraService.Training.Models;
 

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using LoraService.Contracts.Jobs;
 using LoraService.Datasets;
+using LoraService.Tokenization.Examples;
 using LoraService.Training.Models;
 
 namespace LoraService.Training.Pipeline;
@@ -38,7 +39,7 @@ public static class LocalRunSpec
             if (datasets.ContainsKey(path) || !File.Exists(path)) continue;
             try
             {
-                datasets[path] = new RunDataset(IdOf(path), Path.GetFileNameWithoutExtension(path), path, RunData.DetectFormat(path));
+                datasets[path] = new RunDataset(IdOf(path), Path.GetFileNameWithoutExtension(path), path, ExamplePreparation.DetectFormat(path));
             }
             catch (InvalidDataException e)
             {

@@ -1,3 +1,4 @@
+using LoraService.Tokenization.Examples;
 using static TorchSharp.torch;
 
 namespace LoraService.Training.Training;
@@ -14,7 +15,7 @@ public static class CausalLmLoss
         var shiftedLogits = logits[.., ..^1, ..].reshape(-1, vocab);
         var shiftedLabels = labels[.., 1..].reshape(-1);
         return nn.functional.cross_entropy(shiftedLogits.to(ScalarType.Float32), shiftedLabels,
-            ignore_index: Data.TokenizedExample.IgnoreIndex, reduction: nn.Reduction.Sum);
+            ignore_index: TokenizedExample.IgnoreIndex, reduction: nn.Reduction.Sum);
     }
 
     /// <summary>Per-position log-probability of each next label, <c>[B, T−1]</c>, 0 where unscored.</summary>
@@ -22,7 +23,7 @@ public static class CausalLmLoss
     {
         var logProbs = nn.functional.log_softmax(logits[.., ..^1, ..].to(ScalarType.Float32), dim: -1);
         var next = labels[.., 1..];
-        var mask = next.ne(Data.TokenizedExample.IgnoreIndex);
+        var mask = next.ne(TokenizedExample.IgnoreIndex);
         var gathered = logProbs.gather(-1, next.clamp_min(0).unsqueeze(-1)).squeeze(-1);
         return (gathered.where(mask, zeros_like(gathered)), mask);
     }

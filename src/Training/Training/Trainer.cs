@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using LoraService.Tokenization.Examples;
+using LoraService.Tokenization.Planning;
 using LoraService.Training.Data;
 using LoraService.Training.Pipeline;
 using TorchSharp;
@@ -39,7 +41,8 @@ public static class Trainer
         callbacks ??= new TrainerCallbacks();
 
         var plan = new DataPlan(examples, options);
-        var totalSteps = options.MaxSteps ?? (int)Math.Ceiling((double)plan.MicroBatchesPerEpoch * options.Epochs / options.GradientAccumulationSteps);
+        var totalSteps = TrainingSteps.Total(examples.Count, options.MicroBatchSize, options.GradientAccumulationSteps,
+            options.Epochs, options.MaxSteps);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(totalSteps);
         var schedule = new LearningRateSchedule(options.ScheduleOrDefault, totalSteps);
         var (optimizer, groups) = OptimizerFactory.Create(trainable, options.AdamWOrDefault);
@@ -199,7 +202,7 @@ public static class Trainer
         private int _cachedEpoch = -1;
         private int[] _order = [];
 
-        public int MicroBatchesPerEpoch { get; } = (int)Math.Ceiling((double)examples.Count / options.MicroBatchSize);
+        public int MicroBatchesPerEpoch { get; } = TrainingSteps.MicroBatchesPerEpoch(examples.Count, options.MicroBatchSize);
 
         public List<List<TokenizedExample>> MicroBatchesForStep(long position, bool stopAtLastEpoch)
         {

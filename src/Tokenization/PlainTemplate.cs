@@ -1,6 +1,6 @@
 using LoraService.Datasets;
 
-namespace LoraService.Training.Tokenization;
+namespace LoraService.Tokenization;
 
 /// <summary>
 /// For base models without a chat format: <c>System: …\n</c>, <c>User: …\n</c>, <c>Assistant: …&lt;eos&gt;\n</c>;

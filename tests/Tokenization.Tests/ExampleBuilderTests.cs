@@ -1,9 +1,8 @@
 using LoraService.Datasets;
-using LoraService.Training.Data;
-using LoraService.Training.Tokenization;
-using static LoraService.Training.Tests.TinyTokenizerFiles;
+using LoraService.Tokenization.Examples;
+using static LoraService.Tokenization.Tests.TinyTokenizerFiles;
 
-namespace LoraService.Training.Tests;
+namespace LoraService.Tokenization.Tests;
 
 public sealed class ExampleBuilderTests : IDisposable
 {

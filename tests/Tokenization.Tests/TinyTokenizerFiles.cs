@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace LoraService.Training.Tests;
+namespace LoraService.Tokenization.Tests;
 
 /// <summary>
 /// Writes a byte-level BPE tokenizer.json (256 byte symbols, no merges, so id = byte value) and a

@@ -1,11 +1,10 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using LoraService.Training.Checkpoints;
 
-namespace LoraService.Training.Tokenization;
+namespace LoraService.Tokenization;
 
 /// <summary>
-/// Writes a GPT-2-style byte-level BPE <c>tokenizer.json</c> with no merges: token id = byte value,
+/// A GPT-2-style byte-level BPE <c>tokenizer.json</c> with no merges: token id = byte value,
 /// plus <c>&lt;|endoftext|&gt;</c>. Any text round-trips; real tokenizers drop in with the same loader.
 /// </summary>
 public static class ByteLevelTokenizer
@@ -27,7 +26,8 @@ public static class ByteLevelTokenizer
         return map;
     }
 
-    public static void Write(string directory, int modelMaxLength)
+    /// <summary><c>tokenizer.json</c> and <c>tokenizer_config.json</c>, by file name; the caller writes them.</summary>
+    public static IReadOnlyList<(string FileName, string Json)> Files(int modelMaxLength)
     {
         var chars = ByteToChar();
         var vocab = new JsonObject();
@@ -60,7 +60,6 @@ public static class ByteLevelTokenizer
             },
         };
         var options = new JsonSerializerOptions { WriteIndented = true };
-        AtomicFile.WriteAllText(Path.Combine(directory, "tokenizer.json"), tokenizer.ToJsonString(options));
         var config = new JsonObject
         {
             ["add_bos_token"] = false,
@@ -73,6 +72,6 @@ public static class ByteLevelTokenizer
             ["model_max_length"] = modelMaxLength,
             ["tokenizer_class"] = "GPT2Tokenizer",
         };
-        AtomicFile.WriteAllText(Path.Combine(directory, "tokenizer_config.json"), config.ToJsonString(options));
+        return [("tokenizer.json", tokenizer.ToJsonString(options)), ("tokenizer_config.json", config.ToJsonString(options))];
     }
 }

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace LoraService.Training.Tokenization;
+namespace LoraService.Tokenization;
 
 /// <summary>
 /// A Hugging Face <c>tokenizer.json</c> (run by the Rust tokenizers library through Tokenizers.DotNet)

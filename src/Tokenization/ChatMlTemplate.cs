@@ -1,6 +1,6 @@
 using LoraService.Datasets;
 
-namespace LoraService.Training.Tokenization;
+namespace LoraService.Tokenization;
 
 /// <summary>ChatML (Qwen, SmolLM2-Instruct): <c>&lt;|im_start|&gt;role\ncontent&lt;|im_end|&gt;\n</c>.</summary>
 public sealed class ChatMlTemplate : ChatTemplate

@@ -1,6 +1,6 @@
 using LoraService.Contracts.Jobs;
 
-namespace LoraService.Training.Tokenization;
+namespace LoraService.Tokenization;
 
 public sealed class UnknownChatTemplateException(string message) : Exception(message);
 

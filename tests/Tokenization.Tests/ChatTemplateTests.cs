@@ -1,7 +1,6 @@
 using LoraService.Datasets;
-using LoraService.Training.Tokenization;
 
-namespace LoraService.Training.Tests;
+namespace LoraService.Tokenization.Tests;
 
 public sealed class ChatTemplateTests
 {

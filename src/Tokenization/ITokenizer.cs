@@ -1,4 +1,4 @@
-namespace LoraService.Training.Tokenization;
+namespace LoraService.Tokenization;
 
 /// <summary>Token ids of the special tokens a model was trained with; null where it has none.</summary>
 public sealed record SpecialTokens(int? BosId, int? EosId, int? PadId)

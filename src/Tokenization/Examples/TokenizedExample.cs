@@ -1,4 +1,4 @@
-namespace LoraService.Training.Data;
+namespace LoraService.Tokenization.Examples;
 
 /// <summary>
 /// Token ids and their labels, position for position (not shifted: the loss shifts).

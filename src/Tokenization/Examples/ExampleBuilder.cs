@@ -1,7 +1,6 @@
 using LoraService.Datasets;
-using LoraService.Training.Tokenization;
 
-namespace LoraService.Training.Data;
+namespace LoraService.Tokenization.Examples;
 
 /// <param name="MaxSequenceLength">Block length for packed text; truncation length for everything else.</param>
 /// <param name="TrainOnInputs">Score prompt and user tokens too, not only completions / assistant turns.</param>
@@ -86,8 +85,10 @@ public sealed class ExampleBuilder(ITokenizer tokenizer, ExampleOptions options,
     }
 
     /// <summary>Position 0 is never predicted, so a scored label must sit after it.</summary>
-    public static bool HasScoredToken(TokenizedExample example) =>
-        example.Labels.Skip(1).Any(label => label != Ignore);
+    public static bool HasScoredToken(TokenizedExample example) => ScoredTokens(example) > 0;
+
+    /// <summary>The labels the loss scores: those after position 0 that are not ignored.</summary>
+    public static int ScoredTokens(TokenizedExample example) => example.Labels.Skip(1).Count(label => label != Ignore);
 
     private static TokenizedExample Scored(int[] ids) => new(ids, (int[])ids.Clone());
 

@@ -1,6 +1,6 @@
 using LoraService.Datasets;
 
-namespace LoraService.Training.Tokenization;
+namespace LoraService.Tokenization;
 
 /// <summary>A piece of a rendered conversation: text, or one token id; <see cref="Trained"/> marks loss-bearing pieces.</summary>
 public sealed record ChatSegment(string? Text, int? TokenId, bool Trained)

@@ -1,6 +1,4 @@
-using LoraService.Training.Tokenization;
-
-namespace LoraService.Training.Tests;
+namespace LoraService.Tokenization.Tests;
 
 public sealed class HfTokenizerTests
 {
