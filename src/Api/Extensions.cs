@@ -24,6 +24,7 @@ internal static class Extensions
         builder.Services.AddSingleton(builder.Configuration.GetSection(JobQueueOptions.Section).Get<JobQueueOptions>() ?? new JobQueueOptions());
         builder.Services.AddScoped<JobQueue>();
         builder.Services.AddScoped<JobSpecCheck>();
+        builder.Services.AddScoped<JobDryRun>();
         builder.Services.AddSingleton<MetricsReader>();
         builder.Services.AddSingleton(builder.Configuration.GetSection(DatasetUploadOptions.Section).Get<DatasetUploadOptions>() ?? new DatasetUploadOptions());
 

@@ -104,6 +104,25 @@ public sealed class JobsApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task A_dry_run_is_checked_like_a_job_and_one_it_cannot_plan_is_a_422_never_a_500()
+    {
+        var invalid = JsonSerializer.SerializeToNode(await ValidRequestAsync())!.AsObject();
+        invalid["hyperparameters"] = System.Text.Json.Nodes.JsonNode.Parse("{\"learning_rate\": 5}");
+        var before = await CountJobsAsync();
+        var refused = await Admin.PostAsJsonAsync("/api/v1/jobs?dry_run=true", invalid);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.StatusCode);
+        Assert.True((await Json(refused)).GetProperty("errors").TryGetProperty("hyperparameters.learning_rate", out _));
+
+        // The catalog lists the model but its folder holds no tokenizer here: the plan says so.
+        var unplannable = await Admin.PostAsJsonAsync("/api/v1/jobs?dry_run=true", await ValidRequestAsync());
+        var problem = await Json(unplannable);
+        Assert.True(unplannable.StatusCode == HttpStatusCode.UnprocessableEntity, problem.ToString());
+        Assert.Equal("The job cannot be planned.", problem.GetProperty("title").GetString());
+        Assert.Contains("tokenizer.json", problem.GetProperty("errors").GetProperty("base_model")[0].GetString());
+        Assert.Equal(before, await CountJobsAsync());
+    }
+
+    [Fact]
     public async Task A_training_set_of_the_wrong_format_is_refused()
     {
         var tenant = await Seed.AdminTenantAsync(factory.Database);

@@ -89,6 +89,53 @@ public sealed class FineTuningTests(Service service) : IClassFixture<Service>, I
     }
 
     [Fact]
+    public async Task A_dry_run_stores_nothing_and_predicts_the_steps_and_data_the_job_then_has_with_an_eta_once_a_speed_was_measured()
+    {
+        var (train, valid, target, source) = await service.PrepareArithmeticAsync("plan-model");
+        var spec = JobSpecs.Lora("plan-model", train, valid, target, source, steps: 6, checkpointEvery: 0);
+        var jobsBefore = (await service.Client.GetFromJsonAsync<JsonElement>("/api/v1/jobs?limit=100")).GetProperty("data").GetArrayLength();
+
+        var first = await DryRunAsync(spec);
+        Assert.Equal(jobsBefore, (await service.Client.GetFromJsonAsync<JsonElement>("/api/v1/jobs?limit=100")).GetProperty("data").GetArrayLength());
+        Assert.Equal(6, first.GetProperty("optimizer_steps").GetInt32());
+        Assert.Equal(JsonValueKind.Null, first.GetProperty("eta_seconds").ValueKind);
+        Assert.Contains("no lora job of plan-model has succeeded", first.GetProperty("eta_basis").GetString());
+        Assert.Equal(8.0, first.GetProperty("spec").GetProperty("lora").GetProperty("alpha").GetDouble()); // resolved: 2 × rank 4
+        var datasets = first.GetProperty("datasets").EnumerateArray().ToDictionary(d => d.GetProperty("field").GetString()!);
+        Assert.Equal(["evaluation.source[0]", "evaluation.target[0]", "training_dataset", "validation_dataset"], datasets.Keys.Order());
+        var training = datasets["training_dataset"];
+        Assert.Equal(8, datasets["validation_dataset"].GetProperty("rows").GetInt32()); // cut to evaluation.max_examples
+        Assert.Equal(JsonValueKind.Null, datasets["evaluation.source[0]"].GetProperty("tokens").ValueKind);
+
+        var id = await service.CreateJobAsync(spec);
+        var job = await service.WaitForJobAsync(id, j => j.GetProperty("status").GetString() == "succeeded", TimeSpan.FromMinutes(4), "the planned job");
+        Assert.Equal(first.GetProperty("optimizer_steps").GetInt32(), job.GetProperty("progress").GetProperty("total_steps").GetInt32());
+        // The engine reports its own count of the training set; the plan must have said the same.
+        var events = await service.Client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}/events");
+        var reported = events.EnumerateArray().Select(e => e.GetProperty("message").GetString()!).Single(m => m.StartsWith("Training set:", StringComparison.Ordinal));
+        Assert.Equal($"Training set: {training.GetProperty("rows").GetInt32()} rows → {training.GetProperty("examples").GetInt32()} examples, {training.GetProperty("tokens").GetInt64():N0} tokens", reported);
+
+        var second = await DryRunAsync(spec);
+        var speed = await MeanTokensPerSecondAsync(id);
+        Assert.Equal(second.GetProperty("optimizer_steps").GetInt32() * second.GetProperty("tokens_per_step").GetDouble() / speed,
+            second.GetProperty("eta_seconds").GetDouble(), 0.2);
+    }
+
+    private async Task<JsonElement> DryRunAsync(object spec)
+    {
+        var response = await service.Client.PostAsJsonAsync("/api/v1/jobs?dry_run=true", spec);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        return JsonDocument.Parse(body).RootElement;
+    }
+
+    private async Task<double> MeanTokensPerSecondAsync(Guid id)
+    {
+        var metrics = await service.Client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}/metrics?names=train/tokens_per_s");
+        return metrics.GetProperty("series").GetProperty("train/tokens_per_s").GetProperty("values").EnumerateArray().Average(v => v.GetDouble());
+    }
+
+    [Fact]
     public async Task Downloads_support_range_etag_and_content_disposition()
     {
         var model = await service.CreateModelAsync("tiny-gpt2", "gpt2");

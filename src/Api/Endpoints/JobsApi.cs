@@ -1,4 +1,5 @@
 using LoraService.Contracts.Jobs;
+using LoraService.Tokenization;
 using System.Security.Claims;
 using LoraService.Api.Auth;
 using LoraService.Api.Jobs;
@@ -20,7 +21,9 @@ internal static class JobsApi
         jobs.MapPost("/", CreateJob)
             .WithSummary("Create a fine-tuning job")
             .WithDescription("Validates the spec against the base model and your datasets, stores it and queues it. " +
-                "Send an Idempotency-Key header to make retries safe: the same key returns the same job.");
+                "Send an Idempotency-Key header to make retries safe: the same key returns the same job. " +
+                "With ?dry_run=true nothing is stored: the answer (200) is the resolved spec, each dataset's rows, examples, tokens, " +
+                "truncated and dropped rows, the optimizer steps, and an ETA from the speed this queue's workers measured on recent jobs.");
         jobs.MapGet("/", ListJobs).WithSummary("List jobs, newest first (cursor paging, optional status filter)");
         jobs.MapGet("/{id:guid}", GetJob).WithSummary("A job with its status, progress (step, total, ETA, queue position) and error");
         jobs.MapPost("/{id:guid}/cancel", CancelJob)
@@ -34,9 +37,11 @@ internal static class JobsApi
         return app;
     }
 
-    private static async Task<Results<Created<JobResponse>, Ok<JobResponse>, ValidationProblem, ProblemHttpResult>> CreateJob(
+    private static async Task<Results<Created<JobResponse>, Ok<JobResponse>, Ok<JobPlanResponse>, ValidationProblem, ProblemHttpResult>> CreateJob(
         JobSpec request,
         [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
+        [FromQuery(Name = "dry_run")] bool? dryRun,
+        JobDryRun dryRuns,
         ClaimsPrincipal user,
         LoraDbContext db,
         JobSpecCheck check,
@@ -46,12 +51,14 @@ internal static class JobsApi
         var tenantId = user.TenantId();
         if (idempotencyKey is { Length: > 200 })
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["Idempotency-Key"] = ["at most 200 characters."] });
-        if (idempotencyKey is not null && await FindByIdempotencyKey(db, tenantId, idempotencyKey, ct) is { } existing)
+        if (dryRun is not true && idempotencyKey is not null && await FindByIdempotencyKey(db, tenantId, idempotencyKey, ct) is { } existing)
             return TypedResults.Ok(JobResponse.From(existing));
 
         var (spec, errors) = await check.CheckAsync(request, tenantId, ct);
         if (spec is null)
             return ApiProblems.Unprocessable(errors, "The job spec is invalid.");
+        if (dryRun is true)
+            return await DryRunAsync(dryRuns, spec, tenantId, queue.Queue, ct);
 
         var job = new FineTuneJob { TenantId = tenantId, Spec = spec, Name = spec.Name, Tags = [.. spec.Tags], IdempotencyKey = idempotencyKey, Queue = queue.Queue };
         db.Jobs.Add(job);
@@ -69,6 +76,20 @@ internal static class JobsApi
 
         await queue.WakeAsync(db, job, ct);
         return TypedResults.Created($"/api/v1/jobs/{job.Id}", JobResponse.From(job));
+    }
+
+    private static async Task<Results<Created<JobResponse>, Ok<JobResponse>, Ok<JobPlanResponse>, ValidationProblem, ProblemHttpResult>> DryRunAsync(
+        JobDryRun dryRuns, JobSpec spec, Guid tenantId, string queue, CancellationToken ct)
+    {
+        try
+        {
+            return TypedResults.Ok(await dryRuns.PlanAsync(spec, tenantId, queue, ct));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or UnknownChatTemplateException)
+        {
+            // The files are checked when they are read: a model without a tokenizer, a dataset whose file went away.
+            return ApiProblems.Unprocessable(new Dictionary<string, string[]> { ["base_model"] = [e.Message] }, "The job cannot be planned.");
+        }
     }
 
     private static Task<FineTuneJob?> FindByIdempotencyKey(LoraDbContext db, Guid tenantId, string key, CancellationToken ct) =>
