@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using LoraService.Contracts.Attempts;
 using LoraService.Training.Pipeline;
-using LoraService.Training.Training;
+using LoraService.Training.Loop;
 using Microsoft.Win32.SafeHandles;
 
 namespace LoraService.Cli;

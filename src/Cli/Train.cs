@@ -1,7 +1,7 @@
 using System.Text.Json;
 using LoraService.Contracts.Jobs;
 using LoraService.Training.Pipeline;
-using LoraService.Training.Training;
+using LoraService.Training.Loop;
 
 namespace LoraService.Cli;
 

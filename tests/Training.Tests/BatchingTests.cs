@@ -1,5 +1,5 @@
 using LoraService.Training.Data;
-using LoraService.Training.Training;
+using LoraService.Training.Loop;
 using static TorchSharp.torch;
 
 namespace LoraService.Training.Tests;

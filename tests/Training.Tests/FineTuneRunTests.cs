@@ -7,7 +7,7 @@ using LoraService.Training.Export;
 using LoraService.Training.Models;
 using LoraService.Training.Pipeline;
 using LoraService.Training.Tokenization;
-using LoraService.Training.Training;
+using LoraService.Training.Loop;
 using static TorchSharp.torch;
 using LoraService.Contracts;
 

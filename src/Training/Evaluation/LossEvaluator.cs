@@ -1,6 +1,6 @@
 using LoraService.Training.Data;
 using LoraService.Training.Pipeline;
-using LoraService.Training.Training;
+using LoraService.Training.Loop;
 using static TorchSharp.torch;
 
 namespace LoraService.Training.Evaluation;

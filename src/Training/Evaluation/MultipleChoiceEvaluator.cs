@@ -2,7 +2,7 @@ using LoraService.Datasets;
 using LoraService.Training.Data;
 using LoraService.Training.Pipeline;
 using LoraService.Training.Tokenization;
-using LoraService.Training.Training;
+using LoraService.Training.Loop;
 using static TorchSharp.torch;
 
 namespace LoraService.Training.Evaluation;

@@ -7,7 +7,7 @@ using LoraService.Training.Lora;
 using LoraService.Training.Models;
 using LoraService.Training.Spectral;
 using LoraService.Training.Tokenization;
-using LoraService.Training.Training;
+using LoraService.Training.Loop;
 using static TorchSharp.torch;
 using LoraService.Contracts;
 using LoraService.Contracts.Jobs;
