@@ -1,9 +1,13 @@
 using System.Text.Json;
+using LoraService.Contracts;
 using LoraService.Training.Loop;
 
 namespace LoraService.Training.Pipeline.Stages;
 
-/// <summary>The newest checkpoint in the work directory and its step: where this sitting continues from (both null: a fresh start).</summary>
+/// <summary>
+/// The newest checkpoint in the work directory and its step: where this sitting continues from (both null: a fresh
+/// start), and what it takes over from the journal.
+/// </summary>
 internal sealed record ResumePoint(string? Checkpoint, int? Step)
 {
     public bool IsResume => Checkpoint is not null;
@@ -23,6 +27,22 @@ internal sealed record ResumePoint(string? Checkpoint, int? Step)
             : null;
         return latest is null ? new ResumePoint(null, null) : new ResumePoint(latest, ReadState(latest).Step);
     }
+
+    /// <summary>On resume: says so, sends the journal again from the step the caller asked for, and warns of a missing baseline.</summary>
+    public void Announce(RunContext run, MetricsJournal journal, EvaluationSets evals)
+    {
+        if (!IsResume) return;
+        run.Info($"Resuming from step {Step} ({Checkpoint})");
+        if (run.Spec.ReplayMetricsFromStep is { } from)
+            foreach (var chunk in journal.Records.Where(r => r.Step >= from).Chunk(2000))
+                run.Observer.OnReplay(chunk);
+        if (evals.Any && !journal.Records.Any(r => r.Step == 0 && r.Name.StartsWith("eval/", StringComparison.Ordinal)))
+            run.Warn($"The work directory's {MetricsJournal.FileName} has no step-0 evaluation: summary.json will lack baseline comparisons");
+    }
+
+    /// <summary>Training seconds of the sittings before this one, so elapsed time counts across resumes.</summary>
+    public double PriorSeconds(MetricsJournal journal) =>
+        Step is { } step ? journal.Records.LastOrDefault(r => r.Step == step && r.Name == MetricNames.ElapsedSeconds)?.Value ?? 0 : 0;
 
     private static TrainerState ReadState(string checkpoint) =>
         JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(checkpoint, TrainingCheckpoint.StateFile)))

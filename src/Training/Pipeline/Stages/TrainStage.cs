@@ -17,8 +17,8 @@ internal static class TrainStage
         PreparedData data, EvaluationSets evals, MetricsJournal journal, ResumePoint resume, Action<int> knownTotalSteps)
     {
         var (observer, ct) = (run.Observer, run.Cancellation);
-        Resume.Announce(run, journal, resume, evals);
-        var priorSeconds = Resume.PriorSeconds(journal, resume);
+        resume.Announce(run, journal, evals);
+        var priorSeconds = resume.PriorSeconds(journal);
 
         IReadOnlyDictionary<string, double> Evaluate(int step)
         {
