@@ -1,3 +1,4 @@
+using LoraService.Training.Pipeline.Provenance;
 using LoraService.Training.Pipeline.Stages;
 
 namespace LoraService.Training.Pipeline;
@@ -9,15 +10,16 @@ namespace LoraService.Training.Pipeline;
 /// </summary>
 /// <remarks>
 /// Folders: <see cref="RunLayout"/>. If the work directory holds a checkpoint the run resumes from the newest one (same
-/// data order, weights, optimizer and RNG state, so it ends where an uninterrupted run would). Each top-level output entry
+/// data order, weights, optimizer and RNG state, so it ends where an uninterrupted run would), provided the base model's
+/// weights are those of the first start (<see cref="BaseModelChangedException"/> otherwise). Each top-level output entry
 /// is written in a temporary folder and renamed into place.
 /// </remarks>
 public static class FineTuneRun
 {
     /// <remarks>
     /// A cancel is honoured in every phase and never surfaces as <see cref="OperationCanceledException"/>: during data
-    /// preparation, model load or an evaluation (the step-0 baseline included) the run returns
-    /// <see cref="RunOutcome.Cancelled"/> at the next batch, example or phase boundary, keeping the trainer's
+    /// preparation, hashing, model load or an evaluation (the step-0 baseline included) the run returns
+    /// <see cref="RunOutcome.Cancelled"/> at the next batch, example, chunk or phase boundary, keeping the trainer's
     /// checkpoints. The cancel is checked once more right before export; an export already under way finishes (it is
     /// atomic). Progress is reported to <see cref="RunPulse"/> throughout.
     /// </remarks>
@@ -46,6 +48,7 @@ public static class FineTuneRun
         var run = RunContext.Create(spec, observer, ct);
         var resume = ResumePoint.Open(spec.WorkDirectory);
         if (ct.IsCancellationRequested) return new FineTuneRunResult(RunOutcome.Cancelled, resume.Step ?? 0, 0, 0, []);
+        var provenance = ProvenanceStage.Establish(run, resume);
 
         using var data = DataStage.Prepare(run);
         if (data.Training.Examples.Count == 0) return DataStage.NothingToTrain(run);
@@ -58,7 +61,7 @@ public static class FineTuneRun
         var trained = TrainStage.Run(run, model, trainable, data, evals, journal, resume, knownTotalSteps);
         if (trained.Outcome != RunOutcome.Completed) return trained;
 
-        var files = ExportStage.Write(run, model, journal, evals, trained);
+        var files = ExportStage.Write(run, model, journal, evals, trained, provenance);
         run.Info($"Completed {trained.StepsCompleted} steps; wrote {files.Count} files to {spec.OutputDirectory}");
         return trained with { Files = files };
     }

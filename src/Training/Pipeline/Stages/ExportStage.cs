@@ -4,6 +4,7 @@ using LoraService.Contracts.Jobs;
 using LoraService.Training.Checkpoints;
 using LoraService.Training.Export;
 using LoraService.Training.Models;
+using LoraService.Training.Pipeline.Provenance;
 using LoraService.Training.Spectral;
 using static TorchSharp.torch;
 
@@ -25,7 +26,7 @@ internal static class ExportStage
     };
 
     public static IReadOnlyList<ProducedFile> Write(RunContext run, CausalLM model, MetricsJournal journal, EvaluationSets evals,
-        FineTuneRunResult trained)
+        FineTuneRunResult trained, RunProvenance provenance)
     {
         RunPulse.Enter(RunPulse.Exporting);
         var output = run.Spec.OutputDirectory;
@@ -41,7 +42,7 @@ internal static class ExportStage
             var metrics = journal.Deduplicated();
             File.WriteAllText(Path.Combine(staging, RunLayout.MetricsFile), string.Concat(metrics.Select(m => MetricsJournal.Line(m) + "\n")));
             Json(staging, RunLayout.SummaryFile, RunSummary.Build(method, metrics, evals.Names, trained.StepsCompleted, trained.TotalSteps,
-                trained.TokensSeen, spectral));
+                trained.TokensSeen, spectral, provenance));
             return Publish.Move(staging, output);
         }
         finally
