@@ -1,7 +1,8 @@
 using System.Text.Json;
 using LoraService.Contracts.Jobs;
 using LoraService.Training.Pipeline;
-using LoraService.Training.Training;
+using LoraService.Training.Pipeline.Provenance;
+using LoraService.Training.Loop;
 
 namespace LoraService.Cli;
 
@@ -58,7 +59,16 @@ static class Train
             onCheckpoint: (step, directory) => Console.WriteLine($"checkpoint step {step} → {directory}"),
             onEvent: (level, message) => Console.Error.WriteLine($"[{level}] {message}"));
 
-        var result = FineTuneRun.Execute(spec, observer, cancel.Token);
+        FineTuneRunResult result;
+        try
+        {
+            result = FineTuneRun.Execute(spec, observer, cancel.Token);
+        }
+        catch (BaseModelChangedException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message} To start over, remove {spec.WorkDirectory}.");
+            return 1;
+        }
         Console.WriteLine($"{result.Outcome.ToString().ToLowerInvariant()}: {result.StepsCompleted}/{result.TotalSteps} steps, {result.TokensSeen} tokens");
         foreach (var file in result.Files)
             Console.WriteLine($"  {file.Kind,-16} {Path.Combine(spec.OutputDirectory, file.RelativePath)}");

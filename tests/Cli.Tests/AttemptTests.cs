@@ -290,6 +290,28 @@ public sealed class AttemptTests : IDisposable
         Assert.Equal("invalid_input", Assert.IsType<AttemptError>(messages[^1]).Code);
     }
 
+    [Fact]
+    public void A_resume_on_changed_base_model_weights_is_a_base_model_changed_error()
+    {
+        var spec = Spec(steps: 2, checkpointEvery: 1);
+        using (var first = new Child(_dir, spec))
+        {
+            first.ReadToEnd();
+            Assert.True(first.Process.ExitCode == 0, first.Stderr);
+        }
+        var weights = Directory.GetFiles(Path.Combine(_dir, "model"), "*.safetensors").Order(StringComparer.Ordinal).Last();
+        var bytes = File.ReadAllBytes(weights);
+        bytes[^1] ^= 0x01;
+        File.WriteAllBytes(weights, bytes);
+
+        using var resumed = new Child(_dir, spec);
+        var messages = resumed.ReadToEnd();
+        Assert.Equal(1, resumed.Process.ExitCode);
+        var error = Assert.IsType<AttemptError>(messages[^1]);
+        Assert.Equal("base_model_changed", error.Code);
+        Assert.Contains(Path.GetFileName(weights), error.Message, StringComparison.Ordinal);
+    }
+
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
     private static extern int Kill(int pid, int signal);
 }

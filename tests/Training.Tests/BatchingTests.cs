@@ -1,6 +1,6 @@
 using LoraService.Tokenization.Examples;
 using LoraService.Training.Data;
-using LoraService.Training.Training;
+using LoraService.Training.Loop;
 using static TorchSharp.torch;
 
 namespace LoraService.Training.Tests;

@@ -5,7 +5,7 @@ using LoraService.Tokenization.Examples;
 using LoraService.Training.Evaluation;
 using LoraService.Tokenization;
 using LoraService.Tokenization.Tests;
-using LoraService.Training.Training;
+using LoraService.Training.Loop;
 using static TorchSharp.torch;
 
 namespace LoraService.Training.Tests;

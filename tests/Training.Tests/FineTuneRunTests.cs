@@ -9,7 +9,7 @@ using LoraService.Training.Models;
 using LoraService.Training.Pipeline;
 using LoraService.Tokenization;
 using LoraService.Tokenization.Examples;
-using LoraService.Training.Training;
+using LoraService.Training.Loop;
 using static TorchSharp.torch;
 using LoraService.Contracts;
 

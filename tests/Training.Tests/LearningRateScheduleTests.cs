@@ -1,5 +1,5 @@
 using LoraService.Contracts.Jobs;
-using LoraService.Training.Training;
+using LoraService.Training.Loop;
 
 namespace LoraService.Training.Tests;
 

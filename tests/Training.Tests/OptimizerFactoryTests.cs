@@ -1,4 +1,4 @@
-using LoraService.Training.Training;
+using LoraService.Training.Loop;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -2,7 +2,7 @@ using LoraService.Contracts.Jobs;
 using LoraService.Tokenization.Examples;
 using LoraService.Training.Data;
 using LoraService.Training.Evaluation;
-using LoraService.Training.Training;
+using LoraService.Training.Loop;
 using static TorchSharp.torch;
 
 namespace LoraService.Training.Tests;

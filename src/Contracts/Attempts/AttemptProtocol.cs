@@ -88,6 +88,7 @@ public sealed record AttemptResult(string Outcome, int StepsCompleted, int Total
 
 /// <summary>
 /// The run failed with an exception the child caught. Code: <c>out_of_memory</c> (libtorch or .NET allocation failure),
-/// <c>invalid_input</c> (spec, data or model the engine refuses), or <c>training_failed</c>.
+/// <c>invalid_input</c> (spec, data or model the engine refuses), <c>base_model_changed</c> (a resume refused: the base
+/// model's weights differ from those the run started on), or <c>training_failed</c>.
 /// </summary>
 public sealed record AttemptError(string Code, string Message) : AttemptMessage;

@@ -1,7 +1,7 @@
 using LoraService.Tokenization.Examples;
 using LoraService.Training.Data;
 using LoraService.Training.Pipeline;
-using LoraService.Training.Training;
+using LoraService.Training.Loop;
 using static TorchSharp.torch;
 
 namespace LoraService.Training.Evaluation;

@@ -3,7 +3,7 @@ using LoraService.Tokenization.Examples;
 using LoraService.Training.Data;
 using LoraService.Training.Pipeline;
 using LoraService.Tokenization;
-using LoraService.Training.Training;
+using LoraService.Training.Loop;
 using static TorchSharp.torch;
 
 namespace LoraService.Training.Evaluation;

@@ -1,4 +1,4 @@
-using LoraService.Training.Training;
+using LoraService.Training.Loop;
 
 namespace LoraService.Training.Pipeline;
 

@@ -1,5 +1,6 @@
-using LoraService.Training.Spectral;
 using LoraService.Contracts;
+using LoraService.Training.Pipeline.Provenance;
+using LoraService.Training.Spectral;
 
 namespace LoraService.Training.Pipeline;
 
@@ -16,6 +17,7 @@ public sealed record SpectralModuleSummary(string Module, int Count, double Mean
 /// <param name="WallTimeSeconds">Training wall time from the start of step 0 (baseline evaluation included) to the last step,
 /// summed over resumed sittings; loading and export are not counted.</param>
 /// <param name="TokensPerSecond">Tokens seen ÷ wall time.</param>
+/// <param name="Provenance">The resolved job, the engine version and digests of the base model's weights and the data.</param>
 public sealed record RunSummary(
     string Method,
     IReadOnlyList<BaselineComparison> Evaluations,
@@ -27,10 +29,11 @@ public sealed record RunSummary(
     long TokensSeen,
     double WallTimeSeconds,
     double TokensPerSecond,
-    IReadOnlyList<SpectralModuleSummary> Spectral)
+    IReadOnlyList<SpectralModuleSummary> Spectral,
+    RunProvenance Provenance)
 {
     public static RunSummary Build(string method, IReadOnlyList<MetricRecord> metrics, IReadOnlyDictionary<Guid, string> setNames,
-        int steps, int totalSteps, long tokensSeen, IReadOnlyList<SpectralEntry> spectral)
+        int steps, int totalSteps, long tokensSeen, IReadOnlyList<SpectralEntry> spectral, RunProvenance provenance)
     {
         var sides = LearningAndForgetting.From(metrics.Select(m => new MetricValue(m.Name, m.Step, m.Value)));
         var evaluations = sides.Evaluations
@@ -42,6 +45,6 @@ public sealed record RunSummary(
         var seconds = metrics.Where(p => p.Name == MetricNames.ElapsedSeconds).MaxBy(p => p.Step)?.Value ?? 0;
         var modules = new SpectralReport(method, spectral).Modules;
         return new RunSummary(method, evaluations, sides.Learning, sides.Forgetting,
-            lastLoss?.Value, steps, totalSteps, tokensSeen, seconds, seconds > 0 ? tokensSeen / seconds : 0, modules);
+            lastLoss?.Value, steps, totalSteps, tokensSeen, seconds, seconds > 0 ? tokensSeen / seconds : 0, modules, provenance);
     }
 }

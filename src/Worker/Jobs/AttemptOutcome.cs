@@ -7,10 +7,10 @@ internal enum StopReason { None, Cancel, Shutdown, Hung, LeaseLost, WallTime }
 
 /// <summary>How one attempt ended, from the child's last message, its exit and what the worker did to it.</summary>
 /// <param name="Code">
-/// completed, cancelled, no_steps (the child said so); invalid_input, training_failed, out_of_memory (the child caught an
-/// error); crashed (died without a word: signal or exit code), out_of_memory (killed while the cgroup recorded an OOM
-/// kill), hung (killed by the worker for silence); handed_back (stopped for a worker shutdown); max_wall_time (stopped at
-/// the job's max_wall_time).
+/// completed, cancelled, no_steps (the child said so); invalid_input, base_model_changed, training_failed, out_of_memory
+/// (the child caught an error); crashed (died without a word: signal or exit code), out_of_memory (killed while the cgroup
+/// recorded an OOM kill), hung (killed by the worker for silence); handed_back (stopped for a worker shutdown);
+/// max_wall_time (stopped at the job's max_wall_time).
 /// </param>
 internal sealed record AttemptOutcome(string Code, string Detail, AttemptResult? Result)
 {

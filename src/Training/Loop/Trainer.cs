@@ -7,7 +7,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace LoraService.Training.Training;
+namespace LoraService.Training.Loop;
 
 /// <summary>
 /// The training loop: setup → fit (accumulate, clip, step, report, evaluate, checkpoint) → result.

@@ -1,4 +1,4 @@
-namespace LoraService.Training.Training;
+namespace LoraService.Training.Loop;
 
 /// <summary>Reported after every optimizer step. <see cref="Step"/> is 1-based (steps completed).</summary>
 /// <param name="Epoch">Fractional epochs consumed so far.</param>

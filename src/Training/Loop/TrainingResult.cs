@@ -1,4 +1,4 @@
-namespace LoraService.Training.Training;
+namespace LoraService.Training.Loop;
 
 public enum TrainingOutcome { Completed, Cancelled }
 

@@ -1,5 +1,5 @@
 using LoraService.Contracts.Jobs;
-namespace LoraService.Training.Training;
+namespace LoraService.Training.Loop;
 
 
 /// <param name="WarmupSteps">Explicit warmup steps; wins over <paramref name="WarmupRatio"/>.</param>

@@ -1,7 +1,7 @@
 using LoraService.Tokenization.Examples;
 using static TorchSharp.torch;
 
-namespace LoraService.Training.Training;
+namespace LoraService.Training.Loop;
 
 public static class CausalLmLoss
 {

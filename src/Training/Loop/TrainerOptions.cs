@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace LoraService.Training.Training;
+namespace LoraService.Training.Loop;
 
 /// <param name="Epochs">Passes over the data; ignored when <paramref name="MaxSteps"/> is set.</param>
 /// <param name="MaxSteps">Optimizer steps to run, cycling epochs as needed.</param>

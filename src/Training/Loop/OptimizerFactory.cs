@@ -3,7 +3,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace LoraService.Training.Training;
+namespace LoraService.Training.Loop;
 
 /// <param name="WeightDecay">Decoupled decay; always passed explicitly (TorchSharp's default is 0, PyTorch's 0.01).</param>
 /// <param name="LoraPlusRatio">LoRA+ (Hayou et al., 2024): parameters named <c>*lora_B.weight</c> train at lr × ratio.</param>

@@ -1,4 +1,4 @@
-namespace LoraService.Training.Training;
+namespace LoraService.Training.Loop;
 
 /// <summary>Metrics the caller's evaluation hook returned at a step.</summary>
 public sealed record EvaluationPoint(int Step, IReadOnlyDictionary<string, double> Metrics);

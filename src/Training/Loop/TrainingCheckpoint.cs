@@ -3,7 +3,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace LoraService.Training.Training;
+namespace LoraService.Training.Loop;
 
 /// <summary>Where the trainer stood after a step: enough, with weights, optimizer and RNG state, to continue identically.</summary>
 /// <param name="Step">Optimizer steps completed.</param>

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace LoraService.Training.Training;
+namespace LoraService.Training.Loop;
 
 public static class TrainingDevice
 {

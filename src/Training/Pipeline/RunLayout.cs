@@ -1,0 +1,19 @@
+namespace LoraService.Training.Pipeline;
+
+/// <summary>
+/// Names in a run's folders. Work directory: <c>checkpoints/checkpoint-NNNNNNNN/</c>, <c>metrics.jsonl</c> (the journal)
+/// and <c>provenance.json</c> (the base model's weights digest at the first start). Output directory: LoRA →
+/// <c>adapter/</c> (PEFT) and, with export_merged, <c>merged/</c> (HF checkpoint); full → <c>model/</c>; always
+/// <c>spectral.json</c>, <c>metrics.jsonl</c>, <c>summary.json</c>.
+/// </summary>
+public static class RunLayout
+{
+    public const string CheckpointsFolder = "checkpoints";
+    public const string ProvenanceFile = "provenance.json";
+    public const string SpectralFile = "spectral.json";
+    public const string MetricsFile = "metrics.jsonl";
+    public const string SummaryFile = "summary.json";
+    public const string AdapterFolder = "adapter";
+    public const string MergedFolder = "merged";
+    public const string ModelFolder = "model";
+}
