@@ -49,7 +49,7 @@ public sealed class MetricsApiTests(ApiFactory factory) : IClassFixture<ApiFacto
         var tenant = await Seed.AdminTenantAsync(factory.Database);
         var target = await Seed.DatasetAsync(factory.Database, tenant, "exact_match");
         var source = await Seed.DatasetAsync(factory.Database, tenant, "multiple_choice");
-        var job = new FineTuneJob { TenantId = tenant, Spec = new JobSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid().ToString() } };
+        var job = new FineTuneJob { TenantId = tenant, Spec = new JobSpec { BaseModel = "m", TrainingDataset = target.Id.ToString(), Evaluation = new EvaluationSettings { Source = [source.Id.ToString()] } } };
         await using (var db = factory.Database.CreateContext())
         {
             db.Jobs.Add(job);
@@ -73,5 +73,12 @@ public sealed class MetricsApiTests(ApiFactory factory) : IClassFixture<ApiFacto
         var sourceRow = body.GetProperty("evaluations").EnumerateArray().Single(e => e.GetProperty("role").GetString() == "source");
         Assert.Equal((0.60, 0.55, 50), (sourceRow.GetProperty("baseline").GetDouble(), sourceRow.GetProperty("final").GetDouble(), sourceRow.GetProperty("final_step").GetInt32()));
         Assert.Equal(source.Name, summary.GetProperty("dataset_names").GetProperty(source.Id.ToString()).GetString());
+
+        // Before the run wrote its own: the stored spec and the digests recorded at upload; no weights digest yet.
+        var provenance = summary.GetProperty("provenance");
+        Assert.Equal("m", provenance.GetProperty("job").GetProperty("base_model").GetString());
+        Assert.Equal(source.Sha256, provenance.GetProperty("datasets").GetProperty(source.Id.ToString()).GetProperty("sha256").GetString());
+        Assert.Equal(target.Sha256, provenance.GetProperty("datasets").GetProperty(target.Id.ToString()).GetProperty("sha256").GetString());
+        Assert.Equal(JsonValueKind.Null, provenance.GetProperty("base_model").ValueKind);
     }
 }

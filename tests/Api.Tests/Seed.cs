@@ -33,7 +33,7 @@ internal static class Seed
     public static async Task<Dataset> DatasetAsync(PostgresDatabase database, Guid tenantId, string format = "text")
     {
         await using var db = database.CreateContext();
-        var dataset = new Dataset { TenantId = tenantId, Name = format + "-set", Format = format, Rows = 10, Bytes = 100, Sha256 = new string('0', 64), StorageKey = $"datasets/{Guid.NewGuid():N}.jsonl" };
+        var dataset = new Dataset { TenantId = tenantId, Name = format + "-set", Format = format, Rows = 10, Bytes = 100, Sha256 = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)), StorageKey = $"datasets/{Guid.NewGuid():N}.jsonl" };
         db.Datasets.Add(dataset);
         await db.SaveChangesAsync();
         return dataset;

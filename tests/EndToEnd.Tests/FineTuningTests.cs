@@ -52,6 +52,22 @@ public sealed class FineTuningTests(Service service) : IClassFixture<Service>, I
         Assert.True(summary.GetProperty("learning").TryGetProperty("exact_match", out _));
         Assert.Equal(12, summary.GetProperty("steps").GetInt32());
 
+        // Provenance: the datasets' digests match those recorded at upload, and the weights digest follows its definition
+        // (SHA-256 over each weight file's name, a NUL and its hex SHA-256, in name order).
+        var provenance = summaryResponse.GetProperty("provenance");
+        Assert.False(string.IsNullOrEmpty(provenance.GetProperty("engine_version").GetString()));
+        Assert.Equal("tiny-llama", provenance.GetProperty("job").GetProperty("base_model").GetString());
+        foreach (var dataset in new[] { train, valid, target, source })
+        {
+            var uploaded = await service.Client.GetFromJsonAsync<JsonElement>($"/api/v1/datasets/{dataset}");
+            Assert.Equal(uploaded.GetProperty("sha256").GetString(), provenance.GetProperty("datasets").GetProperty(dataset.ToString()).GetProperty("sha256").GetString());
+        }
+        var weights = Directory.GetFiles(Path.Combine(service.ModelsPath, "tiny-llama"), "*.safetensors").Order(StringComparer.Ordinal)
+            .SelectMany(f => System.Text.Encoding.UTF8.GetBytes(Path.GetFileName(f) + "\0" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f)))))
+            .ToArray();
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(weights)),
+            provenance.GetProperty("base_model").GetProperty("weights_sha256").GetString());
+
         var artifacts = await service.Client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}/artifacts");
         var byFile = artifacts.EnumerateArray().ToDictionary(a => a.GetProperty("kind").GetString() + "/" + a.GetProperty("file_name").GetString());
         foreach (var expected in new[] { "adapter/adapter_model.safetensors", "adapter_config/adapter_config.json", "adapter_archive/adapter.zip", "summary/summary.json", "spectral/spectral.json", "metrics/metrics.jsonl" })

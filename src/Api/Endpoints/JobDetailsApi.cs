@@ -78,18 +78,20 @@ internal static class JobDetailsApi
         var datasetNames = await db.Datasets.AsNoTracking().Where(d => datasetIds.Contains(d.Id)).ToDictionaryAsync(d => d.Id, d => d.Name, ct);
         var files = await db.Artifacts.AsNoTracking().Where(a => a.JobId == id && (a.Kind == "spectral" || a.Kind == "summary")).ToListAsync(ct);
         var spectralFile = files.FirstOrDefault(a => a.Kind == "spectral");
-        return TypedResults.Ok(new JobSummaryResponse(job.Id, job.Status, summary, datasetNames,
-            await ReadSpectralSummaryAsync(store, files.FirstOrDefault(a => a.Kind == "summary"), ct),
-            spectralFile is null ? null : $"/api/v1/artifacts/{spectralFile.Id}/content"));
+        var written = await ReadSummaryFileAsync(store, files.FirstOrDefault(a => a.Kind == "summary"), ct);
+        System.Text.Json.JsonElement? spectral = written is { } w && w.TryGetProperty("spectral", out var s) ? s : null;
+        return TypedResults.Ok(new JobSummaryResponse(job.Id, job.Status, summary, datasetNames, spectral,
+            spectralFile is null ? null : $"/api/v1/artifacts/{spectralFile.Id}/content",
+            await JobProvenance.ReadAsync(job, written, db, store, ct)));
     }
 
-    /// <summary>Mean rank90 and ΔW norm per module name, from the run's summary.json (present once the job succeeded).</summary>
-    private static async Task<System.Text.Json.JsonElement?> ReadSpectralSummaryAsync(IArtifactStore store, Domain.Artifacts.Artifact? summaryFile, CancellationToken ct)
+    /// <summary>The run's summary.json (present once the job succeeded).</summary>
+    private static async Task<System.Text.Json.JsonElement?> ReadSummaryFileAsync(IArtifactStore store, Domain.Artifacts.Artifact? summaryFile, CancellationToken ct)
     {
         if (summaryFile is null || !store.Exists(summaryFile.StorageKey)) return null;
         await using var stream = store.OpenRead(summaryFile.StorageKey);
         using var document = await System.Text.Json.JsonDocument.ParseAsync(stream, cancellationToken: ct);
-        return document.RootElement.TryGetProperty("spectral", out var spectral) ? spectral.Clone() : null;
+        return document.RootElement.Clone();
     }
 
     /// <param name="JobId">The job.</param>
@@ -98,8 +100,11 @@ internal static class JobDetailsApi
     /// <param name="DatasetNames">Names of the eval sets by id.</param>
     /// <param name="Spectral">Per module name: layers, mean rank90 (smallest k whose top-k singular values hold 90% of ‖ΔW‖²) and mean ‖ΔW‖; null until the job succeeded.</param>
     /// <param name="SpectralReportUrl">Download of spectral.json with every module and layer.</param>
+    /// <param name="Provenance">What produced the result: the resolved spec (<c>job</c>), the SHA-256 of each dataset and of the
+    /// base model's weights (<c>base_model.weights_sha256</c>, null until the first attempt started) and the engine version
+    /// (null until the job succeeded).</param>
     public sealed record JobSummaryResponse(Guid JobId, JobStatus Status, JobSummary Summary, IReadOnlyDictionary<Guid, string> DatasetNames,
-        System.Text.Json.JsonElement? Spectral, string? SpectralReportUrl);
+        System.Text.Json.JsonElement? Spectral, string? SpectralReportUrl, System.Text.Json.Nodes.JsonNode Provenance);
 
     private static async Task<Results<Ok<IReadOnlyList<ArtifactResponse>>, NotFound>> GetArtifacts(
         Guid id, ClaimsPrincipal user, LoraDbContext db, IMemoryCache cache, CancellationToken ct)

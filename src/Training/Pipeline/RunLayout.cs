@@ -9,10 +9,10 @@ namespace LoraService.Training.Pipeline;
 public static class RunLayout
 {
     public const string CheckpointsFolder = "checkpoints";
-    public const string ProvenanceFile = "provenance.json";
+    public const string ProvenanceFile = Contracts.RunFiles.Provenance;
     public const string SpectralFile = "spectral.json";
     public const string MetricsFile = "metrics.jsonl";
-    public const string SummaryFile = "summary.json";
+    public const string SummaryFile = Contracts.RunFiles.Summary;
     public const string AdapterFolder = "adapter";
     public const string MergedFolder = "merged";
     public const string ModelFolder = "model";

@@ -230,7 +230,7 @@ internal sealed class AttemptRunner(
         }
     }
 
-    private string CheckpointKey(Guid jobId, string directory) => $"{RunSpecBuilder.WorkKey(jobId)}/checkpoints/{Path.GetFileName(directory)}";
+    private string CheckpointKey(Guid jobId, string directory) => $"{JobStorageKeys.Work(jobId)}/checkpoints/{Path.GetFileName(directory)}";
 
     /// <summary>The storage keys of the checkpoint folders still on disk (the engine prunes old ones).</summary>
     private IReadOnlyList<string> CheckpointsOnDisk(Guid jobId, string directory)

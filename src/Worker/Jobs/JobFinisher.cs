@@ -19,7 +19,7 @@ internal sealed class JobFinisher(IServiceScopeFactory scopes, IArtifactStore st
     {
         // Zipping and hashing take a while: do it before the transaction, for a run that completed.
         IReadOnlyList<Artifact>? artifacts = outcome is { Code: "completed", Result.StepsCompleted: > 0 }
-            ? ArtifactRegistrar.Register(store, lease.JobId, lease.TenantId, RunSpecBuilder.OutputKey(lease.JobId),
+            ? ArtifactRegistrar.Register(store, lease.JobId, lease.TenantId, JobStorageKeys.Output(lease.JobId),
                 outcome.Result.Files.Select(f => (f.Kind, f.RelativePath, f.ContentType)))
             : null;
 

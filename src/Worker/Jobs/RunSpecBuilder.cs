@@ -18,8 +18,6 @@ internal sealed class JobInputException(string code, string message) : Exception
 /// <summary>Turns a stored job into the engine's run spec: files resolved by id through the artifact store, never by client paths.</summary>
 internal static class RunSpecBuilder
 {
-    public static string WorkKey(Guid jobId) => $"jobs/{jobId:N}/work";
-    public static string OutputKey(Guid jobId) => $"jobs/{jobId:N}/output";
 
     /// <summary>Writes the spec the attempt's child process reads, in the work folder (kept for post-mortems).</summary>
     public static string WriteAttemptSpec(FineTuneRunSpec spec, int attempt)
@@ -60,8 +58,8 @@ internal static class RunSpecBuilder
             ModelDirectory = modelDirectory,
             BaseModelName = spec.BaseModel!,
             Datasets = files,
-            WorkDirectory = store.PathFor(WorkKey(job.Id)),
-            OutputDirectory = store.PathFor(OutputKey(job.Id)),
+            WorkDirectory = store.PathFor(JobStorageKeys.Work(job.Id)),
+            OutputDirectory = store.PathFor(JobStorageKeys.Output(job.Id)),
             Device = deviceKind == "cuda" ? DevicePreference.Cuda : DevicePreference.Cpu,
             ReplayMetricsFromStep = lastStored ?? 0,
         };
