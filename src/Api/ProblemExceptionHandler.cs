@@ -31,6 +31,12 @@ internal sealed class ProblemExceptionHandler(IProblemDetailsService problems) :
                 Title = "The request body is too large.",
                 Detail = "JSON bodies are limited by Api:MaxJsonBodyBytes (1 MiB by default); datasets are uploaded as multipart files (Datasets:MaxUploadBytes).",
             },
+            BadHttpRequestException { InnerException: null } missing when missing.Message.Contains("body", StringComparison.OrdinalIgnoreCase) => new ProblemDetails
+            {
+                Status = StatusCodes.Status400BadRequest,
+                Title = "The request has no body.",
+                Detail = "Send the request as a JSON object (not null, not empty) with Content-Type: application/json; see Swagger for its schema.",
+            },
             BadHttpRequestException bad => new ProblemDetails
             {
                 Status = bad.StatusCode,

@@ -13,7 +13,9 @@ public sealed class MalformedRequestTests(ApiFactory factory) : IClassFixture<Ap
     [Theory]
     [InlineData("{\"base_model\": ", "Path: $.base_model | LineNumber: 0 | BytePositionInLine: 15")]
     [InlineData("[1, 2]", "Path: $ | LineNumber: 0 | BytePositionInLine: 1")]
-    public async Task Unreadable_json_is_a_400_naming_the_json_path_where_it_broke(string body, string where)
+    [InlineData("null", "Send the request as a JSON object (not null, not empty)")]
+    [InlineData("", "Send the request as a JSON object (not null, not empty)")]
+    public async Task Unreadable_or_missing_json_is_a_400_saying_where_it_broke(string body, string where)
     {
         var response = await PostJobAsync(body);
         var text = await response.Content.ReadAsStringAsync();

@@ -76,6 +76,8 @@ public sealed class JobSpecTests
         { "max_wall_time", Valid with { MaxWallTime = TimeSpan.FromSeconds(5) }, "max_wall_time must be between 00:00:10 and 30.00:00:00." },
         { "metadata", Valid with { Metadata = Enumerable.Range(0, 17).ToDictionary(i => $"k{i}", i => "v") }, "at most 16 entries; keys of 1 to 64 characters, string values of at most 512." },
         { "tags", Valid with { Tags = [""] }, "at most 20 tags of 1 to 64 characters." },
+        { "tags", Valid with { Tags = null! }, "tags must be a list of strings (omit it for none)." },
+        { "metadata", Valid with { Metadata = null! }, "metadata must be an object of string values (omit it for none)." },
     };
 
     [Theory]

@@ -40,9 +40,11 @@ public static class JobSpecValidator
         if (spec.MaxWallTime is { } wall && (wall < TimeSpan.FromSeconds(10) || wall > TimeSpan.FromDays(30)))
             Fail("max_wall_time", "max_wall_time must be between 00:00:10 and 30.00:00:00.");
         if (spec.Name is { Length: > 200 }) Fail("name", "name must be at most 200 characters.");
-        if (spec.Tags is null || spec.Tags.Count > MaxTags || spec.Tags.Any(t => string.IsNullOrWhiteSpace(t) || t.Length > 64))
+        if (spec.Tags is null) Fail("tags", "tags must be a list of strings (omit it for none).");
+        else if (spec.Tags.Count > MaxTags || spec.Tags.Any(t => string.IsNullOrWhiteSpace(t) || t.Length > 64))
             Fail("tags", $"at most {MaxTags} tags of 1 to 64 characters.");
-        if (spec.Metadata is null || spec.Metadata.Count > MaxMetadataEntries
+        if (spec.Metadata is null) Fail("metadata", "metadata must be an object of string values (omit it for none).");
+        else if (spec.Metadata.Count > MaxMetadataEntries
             || spec.Metadata.Any(m => string.IsNullOrWhiteSpace(m.Key) || m.Key.Length > 64 || m.Value is null || m.Value.Length > 512))
             Fail("metadata", $"at most {MaxMetadataEntries} entries; keys of 1 to 64 characters, string values of at most 512.");
 
