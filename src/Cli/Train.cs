@@ -37,11 +37,15 @@ static class Train
             throw new UsageException($"{specPath}:\n  " + string.Join("\n  ", errors));
 
         using var cancel = new CancellationTokenSource();
+        // As in the service: past max_wall_time the run stops at a checkpoint (rerun to continue).
+        if (spec.Job.MaxWallTime is { } wall) cancel.CancelAfter(wall);
+        var interrupted = false;
         Console.CancelKeyPress += (_, e) =>
         {
             // First Ctrl-C: stop after this step and checkpoint (rerun the same spec to resume). Second: exit now.
             if (cancel.IsCancellationRequested) return;
             e.Cancel = true;
+            interrupted = true;
             Console.Error.WriteLine("stopping after this step; rerun the same command to resume");
             cancel.Cancel();
         };
@@ -69,6 +73,8 @@ static class Train
             Console.Error.WriteLine($"error: {e.Message} To start over, remove {spec.WorkDirectory}.");
             return 1;
         }
+        if (result.Outcome == RunOutcome.Cancelled && !interrupted && spec.Job.MaxWallTime is { } limit)
+            Console.Error.WriteLine($"[info] stopped at max_wall_time ({limit}); rerun the same command to continue from the checkpoint");
         Console.WriteLine($"{result.Outcome.ToString().ToLowerInvariant()}: {result.StepsCompleted}/{result.TotalSteps} steps, {result.TokensSeen} tokens");
         foreach (var file in result.Files)
             Console.WriteLine($"  {file.Kind,-16} {Path.Combine(spec.OutputDirectory, file.RelativePath)}");

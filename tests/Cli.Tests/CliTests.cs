@@ -56,6 +56,32 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Train_stops_at_max_wall_time_with_a_checkpoint_and_a_rerun_continues_from_it()
+    {
+        Assert.Equal(0, Cli("create-model", "--arch", "gpt2", "--out", "model", "--hidden", "32", "--heads", "4", "--positions", "64").Code);
+        Assert.Equal(0, Cli("samples", "--out", "samples", "--train-rows", "60", "--eval-rows", "6").Code);
+        File.WriteAllText(Path.Combine(_dir, "long.json"), """
+            {
+              "base_model": "model", "lora": { "rank": 2 },
+              "hyperparameters": { "max_steps": 1000000, "batch_size": 4, "micro_batch_size": 2, "max_sequence_length": 32 },
+              "training_dataset": "samples/source-text.jsonl", "checkpoint_every": 10, "max_wall_time": "00:00:10"
+            }
+            """);
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var (code, output) = Cli("train", "long.json", "--quiet");
+        Assert.True(code == 130, output);
+        Assert.InRange(watch.Elapsed.TotalSeconds, 10, 60);
+        Assert.Contains("stopped at max_wall_time (00:00:10)", output);
+        var stopped = int.Parse(System.Text.RegularExpressions.Regex.Match(output, @"cancelled: (\d+)/1000000 steps").Groups[1].Value);
+        Assert.True(Directory.Exists(Path.Combine(_dir, "long.work", "checkpoints", $"checkpoint-{stopped:D8}")), output);
+
+        (code, output) = Cli("train", "long.json", "--quiet");
+        Assert.Equal(130, code);
+        Assert.Contains($"Resuming from step {stopped}", output);
+    }
+
+    [Fact]
     public void A_bad_spec_or_verb_is_a_usage_error_that_says_what_is_wrong()
     {
         File.WriteAllText(Path.Combine(_dir, "bad.json"), """{ "base_model": "", "training_dataset": "missing.jsonl", "hyperparameters": { "learning_rate": 2 } }""");
