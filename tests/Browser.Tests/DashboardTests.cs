@@ -70,6 +70,7 @@ public sealed class DashboardTests(DashboardHost host) : IClassFixture<Dashboard
             await Expect(row.GetByTestId("status")).ToHaveTextAsync("running");
             await Expect(row).ToContainTextAsync("40 / 100");
             await Expect(row).ToContainTextAsync("tiny-llama");
+            await Expect(row.GetByTestId("method")).ToHaveTextAsync("LoRA r=8");
             await page.ScreenshotAsync(new() { Path = Screenshot("jobs.png") });
 
             // Job detail.
@@ -96,6 +97,13 @@ public sealed class DashboardTests(DashboardHost host) : IClassFixture<Dashboard
                 await Expect(page.Locator($"[data-summary='forgetting'][data-metric='{metric}']")).ToHaveTextAsync(F4(Forgetting(metric, 40)));
             }
             await Expect(page.Locator("#summary table.evals")).ToContainTextAsync("general-knowledge");
+            // A target loss that fell shows a negative change marked better; a source loss that rose, positive and worse.
+            var targetLoss = page.Locator("#summary table.evals tr[data-role='target'][data-metric='loss']");
+            await Expect(targetLoss.Locator("[data-change]")).ToHaveTextAsync(F4(SeededJob.Eval("target", "loss", 40) - SeededJob.Eval("target", "loss", 0)));
+            await Expect(targetLoss.Locator("[data-verdict]")).ToHaveTextAsync("better");
+            var sourceLoss = page.Locator("#summary table.evals tr[data-role='source'][data-metric='loss']");
+            await Expect(sourceLoss.Locator("[data-change]")).ToHaveTextAsync("+" + F4(SeededJob.Eval("source", "loss", 40) - SeededJob.Eval("source", "loss", 0)));
+            await Expect(sourceLoss.Locator("[data-verdict]")).ToHaveTextAsync("worse");
             await Expect(page.Locator("#events tbody tr")).ToHaveCountAsync(3);
             await Expect(page.Locator("#artifacts")).ToContainTextAsync("None yet");
 

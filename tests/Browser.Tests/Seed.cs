@@ -37,6 +37,7 @@ internal sealed class SeededJob(PostgresDatabase database, Guid tenantId, Guid j
             {
                 BaseModel = "tiny-llama",
                 TrainingDataset = target.Id.ToString(),
+                Lora = new LoraSettings { Rank = 8 },
                 Evaluation = new EvaluationSettings { Target = [target.Id.ToString()], Source = [source.Id.ToString()], EveryNSteps = 20 },
             },
         };

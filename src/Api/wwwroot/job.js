@@ -172,11 +172,13 @@ export function renderJob(view, id) {
       h('dl', { class: 'facts' },
         fact('Final train loss', fmt4(s.final_train_loss)), fact('Steps', fmtInt(s.steps)), fact('Tokens seen', fmtInt(s.tokens_seen))),
       s.evaluations.length === 0 ? null : h('table', { class: 'evals' },
-        h('thead', {}, h('tr', {}, ['Set', 'Role', 'Metric', 'Baseline (step 0)', 'Final', 'Step', 'Change'].map(c => h('th', {}, c)))),
+        h('thead', {}, h('tr', {}, ['Set', 'Role', 'Metric', 'Baseline (step 0)', 'Final', 'Step', 'Change (final − baseline)', ''].map(c => h('th', {}, c)))),
         h('tbody', {}, s.evaluations.map(e => h('tr', { 'data-role': e.role, 'data-metric': e.metric },
           h('td', {}, response.dataset_names[e.dataset] ?? e.dataset), h('td', {}, e.role), h('td', {}, e.metric),
           h('td', { class: 'num' }, fmt4(e.baseline)), h('td', { class: 'num' }, fmt4(e.final)), h('td', { class: 'num' }, e.final_step),
-          h('td', { class: `num ${e.change >= 0 ? 'good' : 'bad'}` }, fmt4(e.change)))))),
+          // The raw signed change, so a loss that fell reads as negative; whether that is better is said beside it.
+          h('td', { class: 'num', 'data-change': '' }, signed4(e.final - e.baseline)),
+          h('td', { class: verdictClass(e.change), 'data-verdict': verdict(e.change) }, verdict(e.change)))))),
       response.spectral_report_url ? h('p', {}, h('button', { class: 'link', onclick: () => save(response.spectral_report_url, 'spectral.json') }, 'Download the spectral report')) : null);
     drawCharts();
   }
@@ -237,3 +239,7 @@ export function renderJob(view, id) {
 function fact(name, value) {
   return h('div', {}, h('dt', {}, name), h('dd', {}, value));
 }
+
+function signed4(v) { return v > 0 ? `+${fmt4(v)}` : fmt4(v); }
+function verdict(improvement) { return improvement > 0 ? 'better' : improvement < 0 ? 'worse' : 'same'; }
+function verdictClass(improvement) { return improvement > 0 ? 'good' : improvement < 0 ? 'bad' : 'muted'; }

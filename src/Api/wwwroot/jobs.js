@@ -24,7 +24,7 @@ export function renderJobs(view, params) {
     h('div', { class: 'toolbar' }, h('h1', {}, 'Jobs'), h('label', {}, 'Status ', filter)),
     error,
     h('table', { class: 'jobs', id: 'jobs' },
-      h('thead', {}, h('tr', {}, ['Job', 'Status', 'Progress', 'Base model', 'Created'].map(c => h('th', {}, c)))),
+      h('thead', {}, h('tr', {}, ['Job', 'Status', 'Progress', 'Base model', 'Method', 'Created'].map(c => h('th', {}, c)))),
       body),
     pager);
 
@@ -65,5 +65,6 @@ function row(job) {
     h('td', { class: 'progress-cell' }, progressBar(p.step, p.total_steps),
       h('span', { class: 'small' }, p.total_steps ? `${p.step} / ${p.total_steps}` : job.status === 'queued' && p.queue_position != null ? `#${p.queue_position + 1} in queue` : '–')),
     h('td', {}, job.spec.base_model),
+    h('td', { 'data-testid': 'method' }, job.spec.method === 'lora' && job.spec.lora ? `LoRA r=${job.spec.lora.rank}` : job.spec.method === 'full' ? 'full' : job.spec.method),
     h('td', { class: 'small' }, fmtTime(job.created_at)));
 }
