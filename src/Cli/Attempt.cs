@@ -41,7 +41,6 @@ static class Attempt
 
     public const string OutOfMemory = "out_of_memory";
     public const string InvalidInput = "invalid_input";
-    public const string BaseModelChanged = "base_model_changed";
     public const string TrainingFailed = "training_failed";
 
     static readonly TimeSpan AliveInterval = TimeSpan.FromSeconds(1);
@@ -164,8 +163,8 @@ static class Attempt
     /// <summary>
     /// <c>out_of_memory</c> for <see cref="OutOfMemoryException"/> and libtorch/CUDA allocation failures (recognised by
     /// their message anywhere in the exception chain), <c>invalid_input</c> for what the engine refuses as input (argument,
-    /// data-format, JSON, missing file or folder), <c>base_model_changed</c> for a resume refused because the base model's
-    /// weights are not those the run started on, else <c>training_failed</c>.
+    /// data-format, JSON, missing file or folder), the refusal's own code for a run the engine refuses for a reason of the job's
+    /// own (<c>base_model_changed</c>, <c>forgetting_budget</c>), else <c>training_failed</c>.
     /// </summary>
     public static string Classify(Exception e)
     {
@@ -176,8 +175,8 @@ static class Attempt
             if (OutOfMemoryMarkers.Any(message.Contains)) return OutOfMemory;
         }
         for (var x = e; x is not null; x = x.InnerException)
-            if (x is BaseModelChangedException)
-                return BaseModelChanged;
+            if (x is RunRefusedException refused)
+                return refused.Code;
         for (var x = e; x is not null; x = x.InnerException)
             if (x is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
                 or JsonException or FormatException or Training.Checkpoints.SafetensorsFormatException)

@@ -73,6 +73,11 @@ static class Train
             Console.Error.WriteLine($"error: {e.Message} To start over, remove {spec.WorkDirectory}.");
             return 1;
         }
+        catch (RunRefusedException e)
+        {
+            Console.Error.WriteLine($"error ({e.Code}): {e.Message}");
+            return 1;
+        }
         if (result.Outcome == RunOutcome.Cancelled && !interrupted && spec.Job.MaxWallTime is { } limit)
             Console.Error.WriteLine($"[info] stopped at max_wall_time ({limit}); rerun the same command to continue from the checkpoint");
         Console.WriteLine($"{result.Outcome.ToString().ToLowerInvariant()}: {result.StepsCompleted}/{result.TotalSteps} steps, {result.TokensSeen} tokens");

@@ -76,6 +76,10 @@ public sealed class JobSpecTests
         { "max_wall_time", Valid with { MaxWallTime = TimeSpan.FromSeconds(5) }, "max_wall_time must be between 00:00:10 and 30.00:00:00." },
         { "metadata", Valid with { Metadata = Enumerable.Range(0, 17).ToDictionary(i => $"k{i}", i => "v") }, "at most 16 entries; keys of 1 to 64 characters, string values of at most 512." },
         { "tags", Valid with { Tags = [""] }, "at most 20 tags of 1 to 64 characters." },
+        { "forgetting_budget", Valid with { ForgettingBudget = new ForgettingBudget { Max = 0.1 } }, "a forgetting budget needs evaluation.source sets to measure forgetting on." },
+        { "forgetting_budget.metric", Valid with { Evaluation = new EvaluationSettings { Source = ["mc"] }, ForgettingBudget = new ForgettingBudget { Metric = "loss", Max = 0.1 } }, "'loss' is not measured on the source sets; they produce: acc, acc_norm." },
+        { "forgetting_budget.max", Valid with { Evaluation = new EvaluationSettings { Source = ["mc"] }, ForgettingBudget = new ForgettingBudget { Metric = "acc_norm", Max = -1 } }, "max must not be negative." },
+        { "evaluation.every_n_steps", Valid with { Evaluation = new EvaluationSettings { Source = ["mc"], EveryNSteps = 0 }, ForgettingBudget = new ForgettingBudget { Metric = "acc_norm", Max = 0.1 } }, "a forgetting budget needs periodic evaluations (every_n_steps of 1 or more)." },
         { "tags", Valid with { Tags = null! }, "tags must be a list of strings (omit it for none)." },
         { "metadata", Valid with { Metadata = null! }, "metadata must be an object of string values (omit it for none)." },
     };
@@ -133,6 +137,18 @@ public sealed class JobSpecTests
         var explicitAlpha = JobSpecResolver.Resolve(Valid with { Lora = new LoraSettings { Alpha = 3, TargetModules = ["q_proj"] }, Hyperparameters = new Hyperparameters { LearningRate = 1e-3 } }, Context());
         Assert.Equal((3.0, 1e-3), (explicitAlpha.Lora!.Alpha!.Value, explicitAlpha.Hyperparameters.LearningRate!.Value));
         Assert.Equal(["q_proj"], explicitAlpha.Lora.TargetModules);
+    }
+
+    [Fact]
+    public void A_forgetting_budget_makes_the_job_checkpoint_at_every_evaluation_and_select_keep_them_all()
+    {
+        var spec = Valid with { Evaluation = new EvaluationSettings { Source = ["mc"], EveryNSteps = 10 }, CheckpointEvery = 50, KeepCheckpoints = 1 };
+        var stop = JobSpecResolver.Resolve(spec with { ForgettingBudget = new ForgettingBudget { Metric = "acc_norm", Max = 0.02 } }, Context());
+        Assert.Equal((10, 2), (stop.CheckpointEvery, stop.KeepCheckpoints));
+        var select = JobSpecResolver.Resolve(spec with { ForgettingBudget = new ForgettingBudget { Metric = "acc_norm", Max = 0.02, Action = BudgetAction.Select } }, Context());
+        Assert.Equal((10, 0), (select.CheckpointEvery, select.KeepCheckpoints));
+        Assert.Equal((50, 1), (JobSpecResolver.Resolve(spec, Context()).CheckpointEvery, JobSpecResolver.Resolve(spec, Context()).KeepCheckpoints));
+        Assert.Empty(Errors(spec with { ForgettingBudget = new ForgettingBudget { Metric = "acc_norm", Max = 0.02 } }));
     }
 
     [Fact]

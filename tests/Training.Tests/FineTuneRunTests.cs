@@ -18,7 +18,7 @@ namespace LoraService.Training.Tests;
 public sealed class FineTuneRunTests
 {
     static readonly Guid TrainId = Guid.Parse("11111111-1111-1111-1111-111111111111");
-    static readonly Guid ValidationId = Guid.Parse("22222222-2222-2222-2222-222222222222");
+    internal static readonly Guid ValidationId = Guid.Parse("22222222-2222-2222-2222-222222222222");
     static readonly Guid TargetId = Guid.Parse("33333333-3333-3333-3333-333333333333");
     static readonly Guid SourceId = Guid.Parse("44444444-4444-4444-4444-444444444444");
     static readonly Guid ChatId = Guid.Parse("55555555-5555-5555-5555-555555555555");

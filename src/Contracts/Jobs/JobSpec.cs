@@ -33,6 +33,9 @@ public sealed record JobSpec
     /// <summary>Running time allowed for the job, summed over its attempts ("hh:mm:ss"); past it the job stops at a
     /// checkpoint and fails with <c>max_wall_time</c>. Null = no limit.</summary>
     public TimeSpan? MaxWallTime { get; init; }
+    /// <summary>How much forgetting the job may cause, and what to do about it; needs source sets and periodic evaluation.
+    /// It makes the job checkpoint at every evaluation step.</summary>
+    public ForgettingBudget? ForgettingBudget { get; init; }
     public string? Name { get; init; }
     public IReadOnlyList<string> Tags { get; init; } = [];
     /// <summary>Up to 16 string pairs the service stores and returns as they are (keys ≤ 64, values ≤ 512 characters).</summary>
@@ -49,6 +52,23 @@ public sealed record JobSpec
 }
 
 public enum FineTuneMethod { Lora, Full }
+
+/// <summary>stop: end the job when forgetting first exceeds the budget and export the last evaluated checkpoint within
+/// it; select: train on and export the evaluated checkpoint with the most learning within the budget.</summary>
+public enum BudgetAction { Stop, Select }
+
+/// <summary>
+/// A limit on forgetting as the summary defines it: the mean degradation of <see cref="Metric"/> over the source sets
+/// against step 0 (absolute change; positive = forgot).
+/// </summary>
+public sealed record ForgettingBudget
+{
+    /// <summary>A metric the source sets produce: loss, perplexity, token_accuracy (text formats), acc, acc_norm
+    /// (multiple_choice), exact_match.</summary>
+    public string Metric { get; init; } = "loss";
+    public double Max { get; init; }
+    public BudgetAction Action { get; init; } = BudgetAction.Stop;
+}
 
 public enum ScheduleKind { Constant, Linear, Cosine }
 

@@ -34,6 +34,14 @@ public static class JobSpecResolver
             },
             ExportMerged = spec.Method == FineTuneMethod.Lora && (spec.ExportMerged ?? model.Parameters < JobDefaults.ExportMergedBelowParameters),
             MaxAttempts = spec.MaxAttempts ?? defaultMaxAttempts,
+            // A budget is judged at evaluations: each one needs a checkpoint to export from; select keeps them all to the end.
+            CheckpointEvery = spec.ForgettingBudget is null ? spec.CheckpointEvery : spec.Evaluation.EveryNSteps,
+            KeepCheckpoints = spec.ForgettingBudget switch
+            {
+                null => spec.KeepCheckpoints,
+                { Action: BudgetAction.Select } => 0,
+                _ => spec.KeepCheckpoints == 0 ? 0 : Math.Max(spec.KeepCheckpoints, 2),
+            },
         };
     }
 

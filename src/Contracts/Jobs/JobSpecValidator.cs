@@ -29,11 +29,12 @@ public static class JobSpecValidator
         else CheckEvaluation(evaluation, Fail);
 
         if (spec.TrainingDataset is null) Fail("training_dataset", "training_dataset is required.");
-        var formats = CheckDatasets(spec, context, Fail);
-        if (formats.Contains("messages") && spec.Hyperparameters?.ChatTemplate is null && model?.ChatTemplate == ChatTemplateNames.Unrecognised)
+        var found = CheckDatasets(spec, context, Fail);
+        if (found.Any(f => f.Format == "messages") && spec.Hyperparameters?.ChatTemplate is null && model?.ChatTemplate == ChatTemplateNames.Unrecognised)
             Fail("hyperparameters.chat_template", $"{model.NameOrPath}'s tokenizer has a chat template this service does not recognise; " +
                 $"messages data needs one named: {string.Join(", ", ChatTemplateNames.Known)}.");
 
+        if (spec.ForgettingBudget is { } budget) CheckBudget(budget, spec, found, Fail);
         if (spec.CheckpointEvery < 0) Fail("checkpoint_every", "checkpoint_every must be 0 (only when stopped) or more.");
         if (spec.KeepCheckpoints is < 0 or > 1000) Fail("keep_checkpoints", "keep_checkpoints must be between 0 (all) and 1000.");
         if (spec.MaxAttempts is < 1 or > 20) Fail("max_attempts", "max_attempts must be between 1 and 20.");
@@ -103,10 +104,36 @@ public static class JobSpecValidator
         if (evaluation.MaxExamples is < 1 or > 100_000) fail("evaluation.max_examples", "max_examples must be between 1 and 100000.");
     }
 
-    /// <returns>The formats of the datasets found.</returns>
-    private static HashSet<string> CheckDatasets(JobSpec spec, JobSpecContext context, Action<string, string> fail)
+    /// <summary>Which metrics each dataset format produces at an evaluation.</summary>
+    public static IReadOnlyList<string> MetricsOf(string format) => format switch
     {
-        var formats = new HashSet<string>();
+        "multiple_choice" => ["acc", "acc_norm"],
+        "exact_match" => ["exact_match"],
+        _ => ["loss", "perplexity", "token_accuracy"],
+    };
+
+    private static void CheckBudget(ForgettingBudget budget, JobSpec spec, IReadOnlyList<(DatasetUse Use, string Format)> found, Action<string, string> fail)
+    {
+        const string p = "forgetting_budget.";
+        RequireFinite(fail, (p + "max", budget.Max));
+        if (budget.Max < 0) fail(p + "max", "max must not be negative.");
+        if (!Enum.IsDefined(budget.Action)) fail(p + "action", "action must be stop or select.");
+        if (spec.Evaluation?.Source is not { Count: > 0 })
+        {
+            fail("forgetting_budget", "a forgetting budget needs evaluation.source sets to measure forgetting on.");
+            return;
+        }
+        if (spec.Evaluation.EveryNSteps < 1)
+            fail("evaluation.every_n_steps", "a forgetting budget needs periodic evaluations (every_n_steps of 1 or more).");
+        var measured = found.Where(f => f.Use == DatasetUse.Source).SelectMany(f => MetricsOf(f.Format)).Distinct().ToList();
+        if (measured.Count > 0 && !measured.Contains(budget.Metric))
+            fail(p + "metric", $"'{budget.Metric}' is not measured on the source sets; they produce: {string.Join(", ", measured)}.");
+    }
+
+    /// <returns>The use and format of each dataset found.</returns>
+    private static List<(DatasetUse Use, string Format)> CheckDatasets(JobSpec spec, JobSpecContext context, Action<string, string> fail)
+    {
+        var formats = new List<(DatasetUse, string)>();
         foreach (var (field, reference, use) in spec.DatasetReferences())
         {
             if (context.FindDataset(reference) is not { } dataset)
@@ -114,7 +141,7 @@ public static class JobSpecValidator
                 fail(field, $"No dataset {reference}{context.DatasetHint}.");
                 continue;
             }
-            formats.Add(dataset.Format);
+            formats.Add((use, dataset.Format));
             var allowed = use is DatasetUse.Training or DatasetUse.Validation ? DatasetFormats.Trainable : DatasetFormats.Evaluable;
             if (!allowed.Contains(dataset.Format))
                 fail(field, $"Dataset {reference} has format '{dataset.Format}'; {field.Split('[')[0]} needs one of {string.Join(", ", allowed)}.");

@@ -28,7 +28,7 @@ public static class TrainingCheckpoint
         IReadOnlyList<(string Name, Parameter Parameter)> parameters, OptimizerHelper optimizer)
     {
         Directory.CreateDirectory(root);
-        var final = Path.Combine(root, $"{Prefix}{state.Step:D8}");
+        var final = DirectoryFor(root, state.Step);
         // One trainer writes per directory: temporary directories left here are from a crash.
         foreach (var stale in Directory.GetDirectories(root, ".tmp-*")) Directory.Delete(stale, recursive: true);
         var temp = Path.Combine(root, $".tmp-{Guid.NewGuid():N}");
@@ -56,29 +56,36 @@ public static class TrainingCheckpoint
     public static TrainerState Load(string directory,
         IReadOnlyList<(string Name, Parameter Parameter)> parameters, OptimizerHelper optimizer)
     {
-        var byName = parameters.ToDictionary(p => p.Name, p => p.Parameter);
-        using (var reader = new BinaryReader(File.OpenRead(Path.Combine(directory, WeightsFile))))
-        using (no_grad())
-        {
-            var count = reader.ReadInt32();
-            if (count != byName.Count)
-                throw new InvalidDataException($"checkpoint holds {count} trainable tensors, the model has {byName.Count}");
-            for (var i = 0; i < count; i++)
-            {
-                var name = reader.ReadString();
-                if (!byName.TryGetValue(name, out var parameter))
-                    throw new InvalidDataException($"checkpoint tensor '{name}' is not a trainable parameter of this model");
-                using var loaded = zeros(parameter.shape, dtype: parameter.dtype);
-                loaded.Load(reader);
-                parameter.copy_(loaded);
-            }
-        }
+        LoadWeights(directory, parameters);
         optimizer.load_state_dict(Path.Combine(directory, OptimizerFile));
         using (var rng = tensor(File.ReadAllBytes(Path.Combine(directory, RngFile)), dtype: ScalarType.Byte))
             Generator.Default.set_state(rng);
         return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(directory, StateFile)))
             ?? throw new InvalidDataException($"{StateFile} is empty");
     }
+
+    /// <summary>Restores only the trainable weights of a checkpoint, in place (e.g. to export an earlier step).</summary>
+    public static void LoadWeights(string directory, IReadOnlyList<(string Name, Parameter Parameter)> parameters)
+    {
+        var byName = parameters.ToDictionary(p => p.Name, p => p.Parameter);
+        using var reader = new BinaryReader(File.OpenRead(Path.Combine(directory, WeightsFile)));
+        using var _ = no_grad();
+        var count = reader.ReadInt32();
+        if (count != byName.Count)
+            throw new InvalidDataException($"checkpoint holds {count} trainable tensors, the model has {byName.Count}");
+        for (var i = 0; i < count; i++)
+        {
+            var name = reader.ReadString();
+            if (!byName.TryGetValue(name, out var parameter))
+                throw new InvalidDataException($"checkpoint tensor '{name}' is not a trainable parameter of this model");
+            using var loaded = zeros(parameter.shape, dtype: parameter.dtype);
+            loaded.Load(reader);
+            parameter.copy_(loaded);
+        }
+    }
+
+    /// <summary>Where the checkpoint of <paramref name="step"/> lives under <paramref name="root"/> (it may not exist).</summary>
+    public static string DirectoryFor(string root, int step) => Path.Combine(root, $"{Prefix}{step:D8}");
 
     /// <summary>The newest complete checkpoint under <paramref name="root"/>, or null.</summary>
     public static string? Latest(string root) =>

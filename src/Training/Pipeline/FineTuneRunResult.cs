@@ -11,9 +11,11 @@ public sealed record ProducedFile(string Kind, string RelativePath, string Conte
 
 /// <param name="StepsCompleted">Optimizer steps done, counting those before a resume.</param>
 /// <param name="TokensSeen">Non-padding training tokens consumed, counting those before a resume.</param>
+/// <param name="Export">Set when a forgetting budget chose to export an earlier step than the last one trained.</param>
 public sealed record FineTuneRunResult(
     RunOutcome Outcome,
     int StepsCompleted,
     int TotalSteps,
     long TokensSeen,
-    IReadOnlyList<ProducedFile> Files);
+    IReadOnlyList<ProducedFile> Files,
+    Budget.ExportChoice? Export = null);

@@ -18,6 +18,7 @@ public sealed record SpectralModuleSummary(string Module, int Count, double Mean
 /// summed over resumed sittings; loading and export are not counted.</param>
 /// <param name="TokensPerSecond">Tokens seen ÷ wall time.</param>
 /// <param name="Provenance">The resolved job, the engine version and digests of the base model's weights and the data.</param>
+/// <param name="Export">The step whose weights were exported and why, when a forgetting budget chose it (null: the last step).</param>
 public sealed record RunSummary(
     string Method,
     IReadOnlyList<BaselineComparison> Evaluations,
@@ -30,10 +31,11 @@ public sealed record RunSummary(
     double WallTimeSeconds,
     double TokensPerSecond,
     IReadOnlyList<SpectralModuleSummary> Spectral,
-    RunProvenance Provenance)
+    RunProvenance Provenance,
+    Budget.ExportChoice? Export = null)
 {
     public static RunSummary Build(string method, IReadOnlyList<MetricRecord> metrics, IReadOnlyDictionary<Guid, string> setNames,
-        int steps, int totalSteps, long tokensSeen, IReadOnlyList<SpectralEntry> spectral, RunProvenance provenance)
+        int steps, int totalSteps, long tokensSeen, IReadOnlyList<SpectralEntry> spectral, RunProvenance provenance, Budget.ExportChoice? export = null)
     {
         var sides = LearningAndForgetting.From(metrics.Select(m => new MetricValue(m.Name, m.Step, m.Value)));
         var evaluations = sides.Evaluations
@@ -45,6 +47,6 @@ public sealed record RunSummary(
         var seconds = metrics.Where(p => p.Name == MetricNames.ElapsedSeconds).MaxBy(p => p.Step)?.Value ?? 0;
         var modules = new SpectralReport(method, spectral).Modules;
         return new RunSummary(method, evaluations, sides.Learning, sides.Forgetting,
-            lastLoss?.Value, steps, totalSteps, tokensSeen, seconds, seconds > 0 ? tokensSeen / seconds : 0, modules, provenance);
+            lastLoss?.Value, steps, totalSteps, tokensSeen, seconds, seconds > 0 ? tokensSeen / seconds : 0, modules, provenance, export);
     }
 }

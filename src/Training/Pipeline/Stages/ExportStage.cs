@@ -42,7 +42,7 @@ internal static class ExportStage
             var metrics = journal.Deduplicated();
             File.WriteAllText(Path.Combine(staging, RunLayout.MetricsFile), string.Concat(metrics.Select(m => MetricsJournal.Line(m) + "\n")));
             Json(staging, RunLayout.SummaryFile, RunSummary.Build(method, metrics, evals.Names, trained.StepsCompleted, trained.TotalSteps,
-                trained.TokensSeen, spectral, provenance));
+                trained.TokensSeen, spectral, provenance, trained.Export));
             return Publish.Move(staging, output);
         }
         finally

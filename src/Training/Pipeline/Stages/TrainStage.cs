@@ -1,13 +1,15 @@
 using LoraService.Contracts;
 using LoraService.Training.Loop;
 using LoraService.Training.Models;
+using LoraService.Training.Pipeline.Budget;
 using TorchSharp.Modules;
 
 namespace LoraService.Training.Pipeline.Stages;
 
 /// <summary>
 /// Train: the trainer's loop from the resume point, evaluating at step 0 (fresh start), every N steps and at the end,
-/// checkpointing as the job asks; every metric goes to the journal and the observer.
+/// checkpointing as the job asks; every metric goes to the journal and the observer. A forgetting budget may stop training
+/// early and choose which step's weights are exported (<see cref="BudgetStage"/>).
 /// </summary>
 internal static class TrainStage
 {
@@ -19,6 +21,7 @@ internal static class TrainStage
         var (observer, ct) = (run.Observer, run.Cancellation);
         resume.Announce(run, journal, evals);
         var priorSeconds = resume.PriorSeconds(journal);
+        using var budget = BudgetStage.Start(run, journal);
 
         IReadOnlyDictionary<string, double> Evaluate(int step)
         {
@@ -29,6 +32,7 @@ internal static class TrainStage
             var measurements = evals.Measure();
             journal.Append(step, measurements.Select(m => (MetricNames.Eval(m.Role, m.DatasetId, m.Metric), m.Value)));
             observer.OnEvaluation(step, measurements);
+            budget.OnEvaluated(step);
             return measurements.ToDictionary(m => MetricNames.Eval(m.Role, m.DatasetId, m.Metric), m => m.Value);
         }
 
@@ -55,9 +59,9 @@ internal static class TrainStage
             OnCheckpoint: observer.OnCheckpoint);
         var device = model.parameters().First().device;
         var result = Trainer.Train(model, trainable, data.Training.Examples, Options(run), data.Tokenizer.Special.PaddingId, device,
-            callbacks, resume.Checkpoint, ct);
+            callbacks, resume.Checkpoint, budget.TrainingToken);
         var tokensSeen = (long)(journal.Records.Where(r => r.Name == MetricNames.TokensSeen).MaxBy(r => r.Step)?.Value ?? 0);
-        return Outcome(run, result, tokensSeen);
+        return budget.Settle(result, tokensSeen, trainable) ?? Outcome(run, result, tokensSeen);
     }
 
     private static TrainerOptions Options(RunContext run)
