@@ -26,6 +26,7 @@ internal static class Extensions
         builder.Services.AddScoped<JobSpecCheck>();
         builder.Services.AddScoped<JobDryRun>();
         builder.Services.AddSingleton<MetricsReader>();
+        builder.Services.AddScoped<DatasetIntake>();
         builder.Services.AddSingleton(builder.Configuration.GetSection(DatasetUploadOptions.Section).Get<DatasetUploadOptions>() ?? new DatasetUploadOptions());
 
         builder.Services.AddSingleton(builder.Configuration.GetSection(ApiOptions.Section).Get<ApiOptions>() ?? new ApiOptions());
