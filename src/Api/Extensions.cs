@@ -3,6 +3,7 @@ using Hangfire;
 using LoraService.Api.Auth;
 using LoraService.Api.Datasets;
 using LoraService.Api.Jobs;
+using LoraService.Api.OpenAi;
 using LoraService.ServiceDefaults;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.OpenApi;
@@ -30,6 +31,7 @@ internal static class Extensions
         builder.Services.AddSingleton(builder.Configuration.GetSection(DatasetUploadOptions.Section).Get<DatasetUploadOptions>() ?? new DatasetUploadOptions());
 
         builder.Services.AddSingleton(builder.Configuration.GetSection(ApiOptions.Section).Get<ApiOptions>() ?? new ApiOptions());
+        builder.Services.AddOpenAiErrors();
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
         // Binding failures reach ProblemExceptionHandler in every environment, so clients always learn which field was wrong.
