@@ -1,12 +1,9 @@
 using System.Security.Claims;
 using LoraService.Api.Auth;
 using LoraService.Api.Datasets;
-using LoraService.Datasets;
 using LoraService.Domain.Artifacts;
 using LoraService.Domain.Datasets;
-using LoraService.Domain.Jobs;
 using LoraService.Domain.Persistence;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;

@@ -8,7 +8,6 @@ using LoraService.Domain.Persistence;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
-using LoraService.ServiceDefaults.Jobs;
 using Npgsql;
 
 namespace LoraService.Api.Endpoints;
