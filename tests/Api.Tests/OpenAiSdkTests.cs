@@ -260,4 +260,13 @@ public sealed class OpenAiSdkTests(ApiFactory factory) : IClassFixture<ApiFactor
         Assert.Equal(HttpStatusCode.Unauthorized, openAi.StatusCode);
         Assert.Equal("invalid_api_key", (await openAi.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetProperty("code").GetString());
     }
+
+    [Fact]
+    public async Task Swagger_documents_the_openai_surface()
+    {
+        var document = await factory.CreateClient().GetStringAsync("/swagger/v1/swagger.json");
+        foreach (var path in new[] { "/v1/files", "/v1/files/{id}/content", "/v1/fine_tuning/jobs", "/v1/fine_tuning/jobs/{id}/cancel", "/v1/fine_tuning/jobs/{id}/events", "/v1/fine_tuning/jobs/{id}/checkpoints" })
+            Assert.Contains($"\"{path}\"", document);
+        Assert.Contains("lora_service", document);
+    }
 }
