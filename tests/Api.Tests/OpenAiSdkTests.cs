@@ -269,4 +269,46 @@ public sealed class OpenAiSdkTests(ApiFactory factory) : IClassFixture<ApiFactor
             Assert.Contains($"\"{path}\"", document);
         Assert.Contains("lora_service", document);
     }
+
+    [Theory]
+    [InlineData("{\"model\": ", "")]
+    [InlineData("null", "")]
+    [InlineData("{\"model\": \"m\", \"training_file\": \"file-x\", \"method\": {\"type\": \"dpo\"}}", "method.type")]
+    [InlineData("{\"model\": \"m\", \"training_file\": \"file-x\", \"hyperparameters\": {\"n_epochs\": \"many\"}}", "hyperparameters.n_epochs")]
+    [InlineData("{\"model\": \"m\", \"training_file\": \"file-x\", \"metadata\": 5}", "metadata")]
+    [InlineData("{\"model\": \"m\", \"training_file\": \"file-x\", \"lora_service\": {\"method\": \"qlora\"}}", "lora_service.method")]
+    [InlineData("{\"model\": \"m\", \"training_file\": \"file-x\", \"integrations\": [{\"type\": \"wandb\"}]}", "integrations")]
+    [InlineData("{\"training_file\": \"file-x\"}", "model")]
+    public async Task A_malformed_create_is_a_400_in_openai_shape(string body, string param)
+    {
+        var response = await Native.PostAsync("/v1/fine_tuning/jobs", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error");
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        if (param.Length > 0) Assert.Equal(param, error.GetProperty("param").GetString());
+    }
+
+    [Theory]
+    [InlineData("/v1/fine_tuning/jobs?limit=abc")]
+    [InlineData("/v1/fine_tuning/jobs?limit=0")]
+    [InlineData("/v1/fine_tuning/jobs?after=nope")]
+    [InlineData("/v1/files?after=file-zz")]
+    [InlineData("/v1/fine_tuning/jobs/ftjob-x/events?after=ftevent-q")]
+    public async Task A_bad_query_is_a_400_in_openai_shape(string url)
+    {
+        var response = await Native.GetAsync(url);
+        Assert.True(response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.NotFound, $"{url}: {(int)response.StatusCode}");
+        Assert.True((await response.Content.ReadFromJsonAsync<JsonElement>()).TryGetProperty("error", out _));
+    }
+
+    [Fact]
+    public async Task An_upload_without_purpose_fine_tune_is_a_400_and_stores_nothing()
+    {
+        using var form = new MultipartFormDataContent();
+        form.Add(new StringContent("assistants"), "purpose");
+        form.Add(new StringContent(Chat), "file", "x.jsonl");
+        var response = await Native.PostAsync("/v1/files", form);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("purpose", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetProperty("param").GetString());
+    }
 }
