@@ -3,6 +3,7 @@ using Hangfire;
 using LoraService.Api.Auth;
 using LoraService.Api.Datasets;
 using LoraService.Api.Jobs;
+using LoraService.Api.OpenAi;
 using LoraService.ServiceDefaults;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.OpenApi;
@@ -26,9 +27,11 @@ internal static class Extensions
         builder.Services.AddScoped<JobSpecCheck>();
         builder.Services.AddScoped<JobDryRun>();
         builder.Services.AddSingleton<MetricsReader>();
+        builder.Services.AddScoped<DatasetIntake>();
         builder.Services.AddSingleton(builder.Configuration.GetSection(DatasetUploadOptions.Section).Get<DatasetUploadOptions>() ?? new DatasetUploadOptions());
 
         builder.Services.AddSingleton(builder.Configuration.GetSection(ApiOptions.Section).Get<ApiOptions>() ?? new ApiOptions());
+        builder.Services.AddOpenAiErrors();
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
         // Binding failures reach ProblemExceptionHandler in every environment, so clients always learn which field was wrong.

@@ -1,5 +1,6 @@
 using LoraService.Api;
 using LoraService.Api.Endpoints;
+using LoraService.Api.OpenAi;
 using LoraService.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -15,6 +16,7 @@ app.MapJobsApi();
 app.MapArtifactsApi();
 app.MapModelsApi();
 app.MapDatasetsApi();
+app.MapOpenAiApi();
 app.Run();
 
 public partial class Program;

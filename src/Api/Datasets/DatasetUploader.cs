@@ -8,7 +8,7 @@ namespace LoraService.Api.Datasets;
 /// <summary>The outcome of reading a multipart upload: a validated file parked under a temp key, or what was wrong.</summary>
 internal sealed record UploadOutcome(
     string? TempPath, string? FileName, string? Name, DatasetFormat? RequestedFormat, DatasetValidationResult? Validation,
-    Dictionary<string, string[]> Errors);
+    Dictionary<string, string[]> Errors, string? Purpose = null);
 
 /// <summary>
 /// Streams a multipart upload to a temp file in the artifact store while validating every line in the same pass;
@@ -19,7 +19,7 @@ internal sealed class DatasetUploader(IArtifactStore store, DatasetUploadOptions
     public async Task<UploadOutcome> ReadAsync(HttpRequest request, string key, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
-        string? name = null, fileName = null, tempPath = null, formatText = null;
+        string? name = null, fileName = null, tempPath = null, formatText = null, purpose = null;
         DatasetValidationResult? validation = null;
 
         var boundary = HeaderUtilities.RemoveQuotes(MediaTypeHeaderValue.Parse(request.ContentType).Boundary).Value;
@@ -42,11 +42,11 @@ internal sealed class DatasetUploader(IArtifactStore store, DatasetUploadOptions
                         new DatasetValidationOptions(expected, options.MaxLineBytes, options.MaxReportedErrors),
                         file, ct);
                 }
-                else if (field is "name" or "format")
+                else if (field is "name" or "format" or "purpose")
                 {
                     using var text = new StreamReader(new LengthLimitedStream(section.Body, 1024));
                     var value = (await text.ReadToEndAsync(ct)).Trim();
-                    if (field == "name") name = value; else formatText = value;
+                    if (field == "name") name = value; else if (field == "format") formatText = value; else purpose = value;
                 }
             }
         }
@@ -64,6 +64,6 @@ internal sealed class DatasetUploader(IArtifactStore store, DatasetUploadOptions
         }
         if (tempPath is null && !errors.ContainsKey("file")) errors["file"] = ["a multipart field named 'file' with the JSONL data is required."];
         if (name is { Length: > 200 }) errors["name"] = ["name must be at most 200 characters."];
-        return new UploadOutcome(tempPath, fileName, name, requested, validation, errors);
+        return new UploadOutcome(tempPath, fileName, name, requested, validation, errors, purpose);
     }
 }

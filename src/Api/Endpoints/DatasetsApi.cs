@@ -1,12 +1,9 @@
 using System.Security.Claims;
 using LoraService.Api.Auth;
 using LoraService.Api.Datasets;
-using LoraService.Datasets;
 using LoraService.Domain.Artifacts;
 using LoraService.Domain.Datasets;
-using LoraService.Domain.Jobs;
 using LoraService.Domain.Persistence;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -40,63 +37,19 @@ internal static class DatasetsApi
     }
 
     private static async Task<Results<Created<DatasetResponse>, ProblemHttpResult>> Upload(
-        HttpContext http, ClaimsPrincipal user, LoraDbContext db, IArtifactStore store, DatasetUploadOptions options, CancellationToken ct)
+        HttpContext http, ClaimsPrincipal user, DatasetIntake intake, CancellationToken ct)
     {
-        if (!(http.Request.ContentType ?? "").StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase))
-            return TypedResults.Problem(statusCode: 415, title: "Send multipart/form-data with a 'file' field.");
-        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
-            size.MaxRequestBodySize = options.MaxUploadBytes + (1 << 20);
-
-        var dataset = new Dataset { TenantId = user.TenantId(), Name = "", Format = "", Sha256 = "", StorageKey = "" };
-        var key = $"datasets/{dataset.TenantId:N}/{dataset.Id:N}.jsonl";
-        UploadOutcome upload;
-        try
+        var (accepted, rejected) = await intake.UploadAsync(http, user.TenantId(), ct);
+        if (rejected is not null)
         {
-            upload = await new DatasetUploader(store, options).ReadAsync(http.Request, key, ct);
-        }
-        catch (UploadTooLargeException e)
-        {
-            return TypedResults.Problem(statusCode: 413, title: "The dataset is too large.", detail: e.Message);
-        }
-        catch (IOException e) when (e is not FileNotFoundException)
-        {
-            return TypedResults.Problem(statusCode: 400, title: "The upload could not be read.", detail: e.Message);
-        }
-
-        var errors = upload.Errors;
-        var validation = upload.Validation;
-        if (validation is not null && !validation.IsValid)
-            errors["file"] = [.. validation.Errors.Select(e => e.ToString()),
-                .. validation.TotalErrorCount > validation.Errors.Count ? [$"... and {validation.TotalErrorCount - validation.Errors.Count} more errors"] : Array.Empty<string>()];
-        else if (validation is not null && upload.RequestedFormat is { } requested && validation.Format != requested)
-            errors["format"] = [$"format is {requested.ToWireName()} but the file's rows are {validation.Format?.ToWireName()}."];
-        if (errors.Count > 0 || validation?.Format is not { } format)
-        {
-            if (upload.TempPath is not null) File.Delete(upload.TempPath);
-            var problem = ApiProblems.Unprocessable(errors, "The dataset was rejected; nothing was stored.");
-            if (validation is not null) problem.ProblemDetails.Extensions["total_errors"] = validation.TotalErrorCount;
+            if (rejected.Status != StatusCodes.Status422UnprocessableEntity)
+                return TypedResults.Problem(statusCode: rejected.Status, title: rejected.Title, detail: rejected.Detail);
+            var problem = ApiProblems.Unprocessable(rejected.Errors, rejected.Title);
+            if (rejected.TotalErrors is { } total) problem.ProblemDetails.Extensions["total_errors"] = total;
             return problem;
         }
-
-        dataset = new Dataset
-        {
-            Id = dataset.Id, TenantId = dataset.TenantId, StorageKey = key, Format = format.ToWireName(),
-            Name = string.IsNullOrWhiteSpace(upload.Name) ? Path.GetFileNameWithoutExtension(upload.FileName ?? "dataset") : upload.Name!,
-            Rows = validation.RowCount, Bytes = validation.ByteCount, Sha256 = validation.Sha256,
-        };
-        store.Commit(upload.TempPath!, key);
-        try
-        {
-            db.Datasets.Add(dataset);
-            await db.SaveChangesAsync(ct);
-        }
-        catch
-        {
-            store.Delete(key);
-            throw;
-        }
-        return TypedResults.Created($"/api/v1/datasets/{dataset.Id}",
-            DatasetResponse.From(dataset, validation.Preview.Select(p => System.Text.Json.JsonDocument.Parse(p).RootElement).ToList()));
+        var dataset = accepted!.Dataset;
+        return TypedResults.Created($"/api/v1/datasets/{dataset.Id}", DatasetResponse.From(dataset, accepted.Preview));
     }
 
     private static async Task<Results<Ok<Page<DatasetResponse>>, ValidationProblem>> List(
@@ -126,15 +79,11 @@ internal static class DatasetsApi
     }
 
     private static async Task<Results<NoContent, NotFound, Conflict<ProblemDetails>>> Delete(
-        Guid id, ClaimsPrincipal user, LoraDbContext db, IArtifactStore store, CancellationToken ct)
+        Guid id, ClaimsPrincipal user, LoraDbContext db, DatasetIntake intake, CancellationToken ct)
     {
         var dataset = await db.Datasets.SingleOrDefaultAsync(d => d.Id == id && d.TenantId == user.TenantId(), ct);
         if (dataset is null) return TypedResults.NotFound();
-        var active = new[] { nameof(JobStatus.Queued), nameof(JobStatus.Running), nameof(JobStatus.Cancelling) };
-        var pattern = $"%{id}%";
-        var users = await db.Database
-            .SqlQuery<Guid>($"SELECT id AS \"Value\" FROM jobs WHERE tenant_id = {dataset.TenantId} AND status = ANY({active}) AND spec::text LIKE {pattern}")
-            .ToListAsync(ct);
+        var users = await intake.DeleteAsync(dataset, ct);
         if (users.Count > 0)
             return TypedResults.Conflict(new ProblemDetails
             {
@@ -142,9 +91,6 @@ internal static class DatasetsApi
                 Title = "The dataset is in use.",
                 Detail = $"Queued or running job(s) {string.Join(", ", users)} use this dataset; cancel them or wait until they finish.",
             });
-        db.Datasets.Remove(dataset);
-        await db.SaveChangesAsync(ct);
-        store.Delete(dataset.StorageKey);
         return TypedResults.NoContent();
     }
 }

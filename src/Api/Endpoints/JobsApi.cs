@@ -8,7 +8,6 @@ using LoraService.Domain.Persistence;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
-using LoraService.ServiceDefaults.Jobs;
 using Npgsql;
 
 namespace LoraService.Api.Endpoints;
@@ -60,9 +59,7 @@ internal static class JobsApi
         if (dryRun is true)
             return await DryRunAsync(dryRuns, spec, tenantId, queue.Queue, ct);
 
-        var job = new FineTuneJob { TenantId = tenantId, Spec = spec, Name = spec.Name, Tags = [.. spec.Tags], IdempotencyKey = idempotencyKey, Queue = queue.Queue };
-        db.Jobs.Add(job);
-        db.JobEvents.Add(JobEvent.Create(job.Id, "Job created", new { queue = queue.Queue }));
+        var job = JobSubmission.Add(db, tenantId, spec, idempotencyKey, queue.Queue);
         try
         {
             await db.SaveChangesAsync(ct);
@@ -126,32 +123,13 @@ internal static class JobsApi
     private static async Task<Results<Ok<JobResponse>, NotFound, Conflict<ProblemDetails>>> CancelJob(
         Guid id, ClaimsPrincipal user, LoraDbContext db, CancellationToken ct)
     {
-        for (var attempt = 0; ; attempt++)
+        var (outcome, job) = await JobCancellation.CancelAsync(id, user.TenantId(), db, ct);
+        return outcome switch
         {
-            var job = await db.Jobs.SingleOrDefaultAsync(j => j.Id == id && j.TenantId == user.TenantId(), ct);
-            if (job is null) return TypedResults.NotFound();
-            if (JobLifecycle.IsTerminal(job.Status) || job.Status == JobStatus.Cancelling)
-                return job.Status is JobStatus.Cancelled or JobStatus.Cancelling
-                    ? TypedResults.Ok(JobResponse.From(job))
-                    : TypedResults.Conflict(new ProblemDetails { Title = "The job has finished.", Detail = $"The job is {job.Status.ToString().ToLowerInvariant()}; there is nothing to cancel.", Status = 409 });
-
-            // A queued job is cancelled at once (the worker will skip it); a running one is asked to stop after its current step.
-            job.MoveTo(job.Status == JobStatus.Queued ? JobStatus.Cancelled : JobStatus.Cancelling, DateTimeOffset.UtcNow);
-            db.JobEvents.Add(JobEvent.Create(job.Id, job.Status == JobStatus.Cancelled ? "Job cancelled before it started" : "Cancel requested"));
-            try
-            {
-                await db.SaveChangesAsync(ct);
-                // Tell the running attempt now (LISTEN job_cancel on the workers) rather than at its next heartbeat.
-                if (job.Status == JobStatus.Cancelling)
-                    await CancelNotifications.NotifyAsync(db, job.Id, ct);
-                return TypedResults.Ok(JobResponse.From(job));
-            }
-            catch (DbUpdateConcurrencyException) when (attempt < 20)
-            {
-                // The worker updated the row meanwhile (progress, heartbeat); read it again.
-                db.ChangeTracker.Clear();
-            }
-        }
+            CancelOutcome.NotFound => TypedResults.NotFound(),
+            CancelOutcome.Finished => TypedResults.Conflict(new ProblemDetails { Title = "The job has finished.", Detail = $"The job is {job!.Status.ToString().ToLowerInvariant()}; there is nothing to cancel.", Status = 409 }),
+            _ => TypedResults.Ok(JobResponse.From(job!)),
+        };
     }
 
     private static async Task<Results<Ok<JobResponse>, NotFound, Conflict<ProblemDetails>>> RetryJob(
