@@ -30,27 +30,9 @@ internal sealed partial class Parser
         return expr;
     }
 
-    private Expr Or()
-    {
-        var left = And();
-        while (Current.IsName("or"))
-        {
-            var at = Next().Position;
-            left = new BinaryExpr("or", left, And(), at);
-        }
-        return left;
-    }
+    private Expr Or() => LeftAssociative(And, t => t.IsName("or"));
 
-    private Expr And()
-    {
-        var left = Not();
-        while (Current.IsName("and"))
-        {
-            var at = Next().Position;
-            left = new BinaryExpr("and", left, Not(), at);
-        }
-        return left;
-    }
+    private Expr And() => LeftAssociative(Not, t => t.IsName("and"));
 
     private Expr Not()
     {
@@ -77,46 +59,21 @@ internal sealed partial class Parser
         return rest.Count == 0 ? first : new CompareExpr(first, rest, first.Position);
     }
 
-    private Expr Sum()
-    {
-        var left = Concat();
-        while (Current.IsOperator("+") || Current.IsOperator("-"))
-        {
-            var op = Next();
-            left = new BinaryExpr(op.Value, left, Concat(), op.Position);
-        }
-        return left;
-    }
+    private Expr Sum() => LeftAssociative(Concat, t => t.IsOperator("+") || t.IsOperator("-"));
 
-    private Expr Concat()
-    {
-        var left = Product();
-        while (Current.IsOperator("~"))
-        {
-            var op = Next();
-            left = new BinaryExpr("~", left, Product(), op.Position);
-        }
-        return left;
-    }
+    private Expr Concat() => LeftAssociative(Product, t => t.IsOperator("~"));
 
-    private Expr Product()
-    {
-        var left = Power();
-        while (Current.Kind == TokenKind.Operator && Current.Value is "*" or "/" or "//" or "%")
-        {
-            var op = Next();
-            left = new BinaryExpr(op.Value, left, Power(), op.Position);
-        }
-        return left;
-    }
+    private Expr Product() => LeftAssociative(Power, t => t.Kind == TokenKind.Operator && t.Value is "*" or "/" or "//" or "%");
 
-    private Expr Power()
+    private Expr Power() => LeftAssociative(() => Unary(withFilter: true), t => t.IsOperator("**"));
+
+    private Expr LeftAssociative(Func<Expr> operand, Func<Token, bool> isOperator)
     {
-        var left = Unary(withFilter: true);
-        while (Current.IsOperator("**"))
+        var left = operand();
+        while (isOperator(Current))
         {
             var op = Next();
-            left = new BinaryExpr("**", left, Unary(withFilter: true), op.Position);
+            left = new BinaryExpr(op.Value, left, operand(), op.Position);
         }
         return left;
     }

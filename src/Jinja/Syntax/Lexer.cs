@@ -109,11 +109,11 @@ internal sealed class Lexer
         {
             SkipWhitespace();
             if (_pos >= _source.Length) throw new TemplateSyntaxException("unexpected end of template inside a tag", PositionOf(start));
-            if (depth == 0 && TryTagEnd(closer, out var strip))
+            if (depth == 0 && TagEndSign(closer) is { } sign)
             {
                 _tokens.Add(new Token(end, "", PositionOf(_pos)));
-                _pos += strip ? 3 : 2;
-                AfterBlockEnd(strip, trimNewline: closer == '%');
+                _pos += sign == '\0' ? 2 : 3;
+                AfterBlockEnd(sign == '-', trimNewline: closer == '%' && sign != '+');
                 return;
             }
             var token = NextToken();
@@ -126,17 +126,12 @@ internal sealed class Lexer
         }
     }
 
-    private bool TryTagEnd(char closer, out bool strip)
+    /// <summary>'\0' for a plain tag end, '-' or '+' for one with that sign, null when the tag does not end here.</summary>
+    private char? TagEndSign(char closer)
     {
-        strip = false;
-        if (Matches(_pos, closer, '}')) return true;
-        if (_source[_pos] is '-' or '+' && Matches(_pos + 1, closer, '}'))
-        {
-            strip = _source[_pos] == '-';
-            if (!strip) _pos++;
-            return true;
-        }
-        return false;
+        if (Matches(_pos, closer, '}')) return '\0';
+        if (_source[_pos] is '-' or '+' && Matches(_pos + 1, closer, '}')) return _source[_pos];
+        return null;
     }
 
     private bool Matches(int at, char a, char b) => at + 1 < _source.Length && _source[at] == a && _source[at + 1] == b;

@@ -25,6 +25,7 @@ cases = [
  ("a\n  {% if true %}\n    yes\n  {% endif %}\nb\n{# comment #}\nc {{- ' d ' -}} e\n   {%- if true %} f{% endif %}\n", {}),
  ("{{ 'yes' if x else 'no' }} {{ 'yes' if y else 'no' }} {{ x and y }} {{ x or y }} {{ 1 < 2 < 3 }} {{ 'b' not in 'abc' }} {{ [1, 2] + [3] }} {{ {'k': 'v'}['k'] }} {{ (1, 2) }} {{ True }} {{ None }} {{ 1.5 }} {{ 1e20 }} {{ 0.0001 }}", {"x": 1, "y": 0}),
  ("{% if a %}A{% elif b %}B{% else %}C{% endif %}{% if not a and not b %}!{% endif %}", {"b": True}),
+ ("a{% if true +%}\nb{% endif %}{%+ if true %}c{% endif %}\n  {%+ if true %}d{% endif %}\n  {% if true %}e{% endif %}\n\t{# c #}\nf", {}),
  ("{{ strftime_now('%d %b %Y %-d %A') }}", {}),
 ]
 out = []
