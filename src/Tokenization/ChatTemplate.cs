@@ -17,6 +17,9 @@ public abstract class ChatTemplate
 {
     public abstract string Name { get; }
 
+    /// <summary>The rendering starts with the BOS token when the model wants one (model templates print bos_token), so none is added.</summary>
+    public virtual bool RendersBos => false;
+
     public abstract IReadOnlyList<ChatSegment> Render(
         IReadOnlyList<ChatMessage> messages, SpecialTokens special, bool addGenerationPrompt = false);
 

@@ -1,4 +1,5 @@
 using LoraService.Contracts.Jobs;
+using LoraService.Jinja;
 
 namespace LoraService.Tokenization;
 
@@ -16,28 +17,45 @@ public static class ChatTemplates
     };
 
     /// <summary>
-    /// The name of the template recognised in a tokenizer's Jinja <c>chat_template</c> by its distinctive markers;
-    /// null when there is none; <see cref="ChatTemplateNames.Unrecognised"/> otherwise. Jinja is never executed.
+    /// What a tokenizer's Jinja chat template means to the service: null when there is none,
+    /// <see cref="ChatTemplateNames.Model"/> when the engine parses it (it is then executed),
+    /// <see cref="ChatTemplateNames.Unrecognised"/> when it uses syntax the engine does not support.
     /// </summary>
     public static string? Recognise(string? tokenizerChatTemplate)
     {
         if (string.IsNullOrWhiteSpace(tokenizerChatTemplate)) return null;
-        if (tokenizerChatTemplate.Contains("<|im_start|>", StringComparison.Ordinal)) return ChatTemplateNames.ChatMl;
-        if (tokenizerChatTemplate.Contains("<|start_header_id|>", StringComparison.Ordinal)) return ChatTemplateNames.Llama3;
-        return ChatTemplateNames.Unrecognised;
+        return Parse(tokenizerChatTemplate) is null ? ChatTemplateNames.Unrecognised : ChatTemplateNames.Model;
     }
 
-    /// <summary>The template to use: the one named explicitly, else the tokenizer's recognised one, else <c>plain</c> when it has none.</summary>
-    public static ChatTemplate Resolve(string? name, string? tokenizerChatTemplate)
+    /// <summary>
+    /// The template to use: the one named explicitly, else the model's own Jinja template, else <c>plain</c> when it has none.
+    /// <paramref name="specialTokens"/> are the tokenizer config's special tokens as text (bos_token, eos_token, …).
+    /// </summary>
+    public static ChatTemplate Resolve(string? name, string? tokenizerChatTemplate, IReadOnlyDictionary<string, string>? specialTokens = null)
     {
         if (!string.IsNullOrWhiteSpace(name)) return Get(name);
-        return Recognise(tokenizerChatTemplate) switch
+        if (string.IsNullOrWhiteSpace(tokenizerChatTemplate)) return new PlainTemplate();
+        try
         {
-            null => new PlainTemplate(),
-            ChatTemplateNames.Unrecognised => throw new UnknownChatTemplateException(
-                "the tokenizer's chat_template is not one this service recognises (it cannot run Jinja templates); " +
-                $"choose a chat template by name: {string.Join(", ", ChatTemplateNames.Known)}"),
-            var known => Get(known),
-        };
+            return new ModelChatTemplate(Template.Parse(tokenizerChatTemplate), specialTokens ?? new Dictionary<string, string>());
+        }
+        catch (TemplateSyntaxException e)
+        {
+            throw new UnknownChatTemplateException(
+                $"the tokenizer's chat_template uses Jinja this service cannot run ({e.Message}); " +
+                $"choose a chat template by name: {string.Join(", ", ChatTemplateNames.Known)}");
+        }
+    }
+
+    private static Template? Parse(string source)
+    {
+        try
+        {
+            return Template.Parse(source);
+        }
+        catch (TemplateSyntaxException)
+        {
+            return null;
+        }
     }
 }

@@ -18,20 +18,24 @@ public sealed class HfTokenizer : ITokenizer, IDisposable
     private readonly Dictionary<string, int> _tokenIds;
 
     private HfTokenizer(global::Tokenizers.DotNet.Tokenizer native, Dictionary<string, int> tokenIds,
-        SpecialTokens special, bool addBos, string? chatTemplate)
+        SpecialTokens special, bool addBos, string? chatTemplate, IReadOnlyDictionary<string, string> specialTokenTexts)
     {
         _native = native;
         _tokenIds = tokenIds;
         Special = special;
         AddBos = addBos;
         ChatTemplate = chatTemplate;
+        SpecialTokenTexts = specialTokenTexts;
     }
 
     public SpecialTokens Special { get; }
     public bool AddBos { get; }
 
-    /// <summary>The Jinja <c>chat_template</c> from tokenizer_config.json, if any (recognised, never executed).</summary>
+    /// <summary>The Jinja chat template: chat_template.jinja, else tokenizer_config.json's <c>chat_template</c>; null when neither.</summary>
     public string? ChatTemplate { get; }
+
+    /// <summary>tokenizer_config.json's special tokens as text (<c>bos_token</c>, <c>eos_token</c>, …): chat template variables.</summary>
+    public IReadOnlyDictionary<string, string> SpecialTokenTexts { get; }
 
     public static HfTokenizer Load(string directory)
     {
@@ -63,7 +67,7 @@ public sealed class HfTokenizer : ITokenizer, IDisposable
         int? Id(string key) => TokenText(config?[key]) is { } text && tokenIds.TryGetValue(text, out var id) ? id : null;
         var special = new SpecialTokens(Id("bos_token"), Id("eos_token"), Id("pad_token"));
         var addBos = config?["add_bos_token"]?.GetValue<bool>() ?? (postProcessorAddsBos && special.BosId is not null);
-        return new HfTokenizer(native, tokenIds, special, addBos, ChatTemplateOf(config));
+        return new HfTokenizer(native, tokenIds, special, addBos, ChatTemplateOf(directory, config), SpecialTokenTextsOf(config));
     }
 
     public int[] Encode(string text) =>
@@ -75,10 +79,25 @@ public sealed class HfTokenizer : ITokenizer, IDisposable
 
     public void Dispose() => _native.Dispose();
 
-    /// <summary>The Jinja <c>chat_template</c> of a checkpoint folder's tokenizer_config.json, without loading the tokenizer.</summary>
-    public static string? ReadChatTemplate(string directory) => ChatTemplateOf(ReadConfig(Path.Combine(directory, "tokenizer_config.json")));
+    /// <summary>The Jinja chat template of a checkpoint folder, without loading the tokenizer.</summary>
+    public static string? ReadChatTemplate(string directory) => ChatTemplateOf(directory, ReadConfig(Path.Combine(directory, "tokenizer_config.json")));
 
-    private static string? ChatTemplateOf(JsonObject? config) => config?["chat_template"] switch
+    /// <summary>Newer checkpoints save the template as chat_template.jinja, which transformers prefers to the config's.</summary>
+    private static string? ChatTemplateOf(string directory, JsonObject? config)
+    {
+        var file = Path.Combine(directory, "chat_template.jinja");
+        return File.Exists(file) ? File.ReadAllText(file) : ConfigChatTemplate(config);
+    }
+
+    private static Dictionary<string, string> SpecialTokenTextsOf(JsonObject? config)
+    {
+        var texts = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in config ?? [])
+            if (key.EndsWith("_token", StringComparison.Ordinal) && TokenText(value) is { } text) texts[key] = text;
+        return texts;
+    }
+
+    private static string? ConfigChatTemplate(JsonObject? config) => config?["chat_template"] switch
     {
         JsonValue value => value.GetValue<string>(),
         // A list of named templates: use "default".

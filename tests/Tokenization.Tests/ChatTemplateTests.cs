@@ -46,17 +46,25 @@ public sealed class ChatTemplateTests
     }
 
     [Theory]
-    [InlineData(null, "{% for message in messages %}{{'<|im_start|>' + message['role'] }}{% endfor %}", "chatml")]
-    [InlineData(null, "{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m['role'] }}{% endfor %}", "llama3")]
+    [InlineData(null, "{% for message in messages %}{{'<|im_start|>' + message['role'] }}{% endfor %}", "model")]
+    [InlineData(null, "{% for m in messages %}[INST]{% endfor %}", "model")]
     [InlineData(null, null, "plain")]
     [InlineData("LLAMA3", "<|im_start|>", "llama3")]
-    public void Resolve_prefers_a_name_then_recognises_markers(string? name, string? jinja, string expected) =>
+    public void Resolve_prefers_a_name_then_the_models_own_template(string? name, string? jinja, string expected) =>
         Assert.Equal(expected, ChatTemplates.Resolve(name, jinja).Name);
 
+    [Theory]
+    [InlineData(null, null)]
+    [InlineData("{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}", "model")]
+    [InlineData("{% filter upper %}{{ messages }}{% endfilter %}", "unrecognised")]
+    public void Recognise_says_whether_the_engine_parses_the_template(string? jinja, string? expected) =>
+        Assert.Equal(expected, ChatTemplates.Recognise(jinja));
+
     [Fact]
-    public void Unknown_templates_ask_for_a_name()
+    public void Templates_the_engine_cannot_parse_ask_for_a_name()
     {
-        var error = Assert.Throws<UnknownChatTemplateException>(() => ChatTemplates.Resolve(null, "{% for m in messages %}[INST]{% endfor %}"));
+        var error = Assert.Throws<UnknownChatTemplateException>(() => ChatTemplates.Resolve(null, "{% filter upper %}x{% endfilter %}"));
+        Assert.Contains("unsupported tag 'filter'", error.Message);
         Assert.Contains("choose a chat template by name: chatml, llama3, plain", error.Message);
         var unknownName = Assert.Throws<UnknownChatTemplateException>(() => ChatTemplates.Get("vicuna"));
         Assert.Equal("unknown chat template 'vicuna'; choose one of: chatml, llama3, plain", unknownName.Message);

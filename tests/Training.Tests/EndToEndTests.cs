@@ -25,7 +25,8 @@ public sealed class EndToEndTests
         Assert.Equal(DatasetFormat.Messages, validation.Format);
 
         stored.Position = 0;
-        using var tokenizer = HfTokenizer.Load(TinyTokenizerFiles.Write(chatTemplate: "{% for m in messages %}<|im_start|>{{ m.role }}{% endfor %}"));
+        using var tokenizer = HfTokenizer.Load(TinyTokenizerFiles.Write(chatTemplate: "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}" +
+            "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"));
         var template = ChatTemplates.Resolve(null, tokenizer.ChatTemplate);
         var builder = new ExampleBuilder(tokenizer, new ExampleOptions(64), template);
         var examples = builder.Build(DatasetReader.Read(stored, validation.Format!.Value));

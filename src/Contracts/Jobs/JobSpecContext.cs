@@ -1,8 +1,8 @@
 namespace LoraService.Contracts.Jobs;
 
 /// <summary>What the validator needs to know about the base model; the service reads it from its catalog, the CLI from the folder.</summary>
-/// <param name="ChatTemplate">The template recognised in the tokenizer's <c>chat_template</c>, null when it has none, or
-/// <see cref="ChatTemplateNames.Unrecognised"/>.</param>
+/// <param name="ChatTemplate"><see cref="ChatTemplateNames.Model"/> when the tokenizer's Jinja <c>chat_template</c> parses,
+/// <see cref="ChatTemplateNames.Unrecognised"/> when it does not, null when it has none.</param>
 /// <param name="NameOrPath">What a user loads the model by (<c>base_model_name_or_path</c> of the adapter).</param>
 public sealed record ModelFacts(
     string NameOrPath,
@@ -28,7 +28,9 @@ public static class ChatTemplateNames
     public const string ChatMl = "chatml";
     public const string Llama3 = "llama3";
     public const string Plain = "plain";
-    /// <summary>The tokenizer has a chat template this engine does not recognise.</summary>
+    /// <summary>The model's own Jinja chat template, executed.</summary>
+    public const string Model = "model";
+    /// <summary>The tokenizer has a chat template the service's Jinja engine cannot parse.</summary>
     public const string Unrecognised = "unrecognised";
 
     public static readonly IReadOnlyList<string> Known = [ChatMl, Llama3, Plain];

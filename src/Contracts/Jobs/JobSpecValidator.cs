@@ -31,7 +31,7 @@ public static class JobSpecValidator
         if (spec.TrainingDataset is null) Fail("training_dataset", "training_dataset is required.");
         var found = CheckDatasets(spec, context, Fail);
         if (found.Any(f => f.Format == "messages") && spec.Hyperparameters?.ChatTemplate is null && model?.ChatTemplate == ChatTemplateNames.Unrecognised)
-            Fail("hyperparameters.chat_template", $"{model.NameOrPath}'s tokenizer has a chat template this service does not recognise; " +
+            Fail("hyperparameters.chat_template", $"{model.NameOrPath}'s tokenizer has a chat template this service cannot parse (it uses Jinja syntax the engine does not support); " +
                 $"messages data needs one named: {string.Join(", ", ChatTemplateNames.Known)}.");
 
         if (spec.ForgettingBudget is { } budget) CheckBudget(budget, spec, found, Fail);

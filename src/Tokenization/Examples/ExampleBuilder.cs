@@ -59,7 +59,7 @@ public sealed class ExampleBuilder(ITokenizer tokenizer, ExampleOptions options,
         var template = chatTemplate ?? throw new InvalidOperationException("chat examples need a chat template");
         var ids = new List<int>();
         var labels = new List<int>();
-        if (tokenizer.AddBos && tokenizer.Special.BosId is { } bos) Add(ids, labels, [bos], false);
+        if (!template.RendersBos && tokenizer.AddBos && tokenizer.Special.BosId is { } bos) Add(ids, labels, [bos], false);
         foreach (var segment in template.Render(example.Messages, tokenizer.Special))
         {
             var tokens = segment.TokenId is { } id ? [id] : tokenizer.Encode(segment.Text ?? "");

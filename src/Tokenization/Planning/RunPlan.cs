@@ -23,7 +23,7 @@ public sealed record RunPlan(IReadOnlyList<DatasetPlan> Datasets, int OptimizerS
         var maxLength = h.MaxSequenceLength ?? throw new ArgumentException("the job is not resolved: max_sequence_length is null", nameof(job));
         using var tokenizer = HfTokenizer.Load(tokenizerDirectory);
         var usesMessages = job.DatasetReferences().Any(d => datasets[d.Reference].Format == DatasetFormat.Messages);
-        var template = usesMessages ? ChatTemplates.Resolve(h.ChatTemplate, tokenizer.ChatTemplate) : null;
+        var template = usesMessages ? ChatTemplates.Resolve(h.ChatTemplate, tokenizer.ChatTemplate, tokenizer.SpecialTokenTexts) : null;
 
         DatasetPlan Plan(string field, string reference, DatasetUse use)
         {

@@ -21,13 +21,16 @@ internal static class DataStage
         try
         {
             var usesMessages = job.DatasetReferences().Any(d => spec.Dataset(d.Reference).Format == DatasetFormat.Messages);
-            var template = usesMessages ? ChatTemplates.Resolve(h.ChatTemplate, tokenizer.ChatTemplate) : null;
+            var template = usesMessages ? ChatTemplates.Resolve(h.ChatTemplate, tokenizer.ChatTemplate, tokenizer.SpecialTokenTexts) : null;
             if (template is not null) run.Info($"Chat template: {template.Name}");
 
             var maxLength = h.MaxSequenceLength!.Value;
             var file = spec.Dataset(job.TrainingDataset!);
             var training = RunData.Build(RunData.ReadRows(file.Path, file.Format, 0, ct), tokenizer, template, maxLength, h.TrainOnInputs, ct);
             Report(run, "Training set", training);
+            if (template is ModelChatTemplate { LastTurnOnly: > 0 } model)
+                run.Warn($"Training set: in {model.LastTurnOnly} conversations the model's chat template rewrites earlier turns " +
+                    "(e.g. drops past <think> blocks), so only their last assistant turn is trained");
             ct.ThrowIfCancellationRequested();
             return new PreparedData(tokenizer, template, maxLength, training);
         }
