@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace LoraService.Training.Models;
 
-/// <summary>LlamaForCausalLM (also Mistral and Qwen2): RMSNorm, RoPE (rotate-half), SwiGLU, grouped-query attention.</summary>
+/// <summary>LlamaForCausalLM (also Mistral, Qwen2/3 and Phi-3): RMSNorm, RoPE (rotate-half), SwiGLU, grouped-query attention.</summary>
 public sealed class LlamaForCausalLM : CausalLM
 {
     readonly LlamaModel model;
@@ -51,7 +51,7 @@ sealed class LlamaModel : nn.Module
     {
         var past = cache?.Length ?? 0;
         var h = embed_tokens.call(ids);
-        var (cos32, sin32) = Rope.CosSin(config.HeadDim, config.RopeTheta, past, ids.shape[1], ids.device);
+        var (cos32, sin32) = Rope.CosSin(config, past, ids.shape[1], ids.device);
         using (cos32)
         using (sin32)
         using (var cos = cos32.to_type(h.dtype))
@@ -96,17 +96,30 @@ sealed class LlamaDecoderLayer : nn.Module
 
 sealed class LlamaAttention : nn.Module
 {
-    readonly Projection q_proj, k_proj, v_proj, o_proj;
+    readonly Projection? q_proj, k_proj, v_proj, qkv_proj;
+    readonly Projection o_proj;
+    readonly RmsNorm? q_norm, k_norm;
     readonly int heads, kvHeads, headDim, layer;
+    readonly int? window;
 
     public LlamaAttention(ModelConfig c, int layer, Device? device, ScalarType dtype) : base("LlamaAttention")
     {
-        (heads, kvHeads, headDim, this.layer) = (c.NumHeads, c.NumKeyValueHeads, c.HeadDim, layer);
-        q_proj = new Projection(c.HiddenSize, heads * headDim, c.AttentionBias, device: device, dtype: dtype);
-        k_proj = new Projection(c.HiddenSize, kvHeads * headDim, c.AttentionBias, device: device, dtype: dtype);
-        v_proj = new Projection(c.HiddenSize, kvHeads * headDim, c.AttentionBias, device: device, dtype: dtype);
+        (heads, kvHeads, headDim, this.layer, window) = (c.NumHeads, c.NumKeyValueHeads, c.HeadDim, layer, c.SlidingWindow);
+        if (c.FusedProjections)
+            qkv_proj = new Projection(c.HiddenSize, (heads + 2 * kvHeads) * headDim, c.AttentionBias, device: device, dtype: dtype);
+        else
+        {
+            q_proj = new Projection(c.HiddenSize, heads * headDim, c.AttentionBias, device: device, dtype: dtype);
+            k_proj = new Projection(c.HiddenSize, kvHeads * headDim, c.AttentionBias, device: device, dtype: dtype);
+            v_proj = new Projection(c.HiddenSize, kvHeads * headDim, c.AttentionBias, device: device, dtype: dtype);
+        }
         // Llama's attention_bias also covers o_proj; Qwen2 (no attention_bias key) has biases on q/k/v only.
         o_proj = new Projection(heads * headDim, c.HiddenSize, c.AttentionBias && c.ModelType != "qwen2", device: device, dtype: dtype);
+        if (c.QkNorm)
+        {
+            q_norm = new RmsNorm(headDim, c.NormEps, device, dtype);
+            k_norm = new RmsNorm(headDim, c.NormEps, device, dtype);
+        }
         RegisterComponents();
     }
 
@@ -114,28 +127,51 @@ sealed class LlamaAttention : nn.Module
     {
         var (b, t) = (x.shape[0], x.shape[1]);
         using var tmp = new Temps();
-        Tensor Heads(Projection p, int n) => tmp.Add(tmp.Add(tmp.Add(p.call(x)).view(b, t, n, headDim)).transpose(1, 2));
-        var q = tmp.Add(Rope.Apply(Heads(q_proj, heads), cos, sin));
-        var k = tmp.Add(Rope.Apply(Heads(k_proj, kvHeads), cos, sin));
-        var v = Heads(v_proj, kvHeads);
+        Tensor Heads(Tensor flat, int n, RmsNorm? norm)
+        {
+            var split = tmp.Add(flat.reshape(b, t, n, headDim));
+            return tmp.Add((norm is null ? split : tmp.Add(norm.call(split))).transpose(1, 2));
+        }
+        var (qFlat, kFlat, vFlat) = Qkv(x, tmp);
+        var q = tmp.Add(Rope.Apply(Heads(qFlat, heads, q_norm), cos, sin));
+        var k = tmp.Add(Rope.Apply(Heads(kFlat, kvHeads, k_norm), cos, sin));
+        var v = Heads(vFlat, kvHeads, null);
         if (cache is not null)
             (k, v) = cache.Append(layer, k, v); // owned by the cache: not temporaries
         var rep = heads / kvHeads;
         if (rep > 1)
             (k, v) = (tmp.Add(Attention.RepeatKv(k, rep)), tmp.Add(Attention.RepeatKv(v, rep)));
-        var y = tmp.Add(Attention.Causal(q, k, v, attentionMask));
+        var y = tmp.Add(Attention.Causal(q, k, v, attentionMask, window));
         return o_proj.call(tmp.Add(tmp.Add(y.transpose(1, 2)).reshape(b, t, heads * headDim)));
+    }
+
+    /// <summary>Queries, keys and values <c>[B, T, n·head_dim]</c>; Phi-3's fused rows are q, then k, then v.</summary>
+    (Tensor Q, Tensor K, Tensor V) Qkv(Tensor x, Temps tmp)
+    {
+        if (qkv_proj is null)
+            return (tmp.Add(q_proj!.call(x)), tmp.Add(k_proj!.call(x)), tmp.Add(v_proj!.call(x)));
+        var qkv = tmp.Add(qkv_proj.call(x));
+        var (qSize, kvSize) = (heads * headDim, kvHeads * headDim);
+        return (tmp.Add(qkv.narrow(-1, 0, qSize)), tmp.Add(qkv.narrow(-1, qSize, kvSize)), tmp.Add(qkv.narrow(-1, qSize + kvSize, kvSize)));
     }
 }
 
 sealed class LlamaMlp : nn.Module<Tensor, Tensor>
 {
-    readonly Projection gate_proj, up_proj, down_proj;
+    readonly Projection? gate_proj, up_proj, gate_up_proj;
+    readonly Projection down_proj;
+    readonly int intermediate;
 
     public LlamaMlp(ModelConfig c, Device? device, ScalarType dtype) : base("LlamaMLP")
     {
-        gate_proj = new Projection(c.HiddenSize, c.IntermediateSize, c.MlpBias, device: device, dtype: dtype);
-        up_proj = new Projection(c.HiddenSize, c.IntermediateSize, c.MlpBias, device: device, dtype: dtype);
+        intermediate = c.IntermediateSize;
+        if (c.FusedProjections)
+            gate_up_proj = new Projection(c.HiddenSize, 2 * c.IntermediateSize, c.MlpBias, device: device, dtype: dtype);
+        else
+        {
+            gate_proj = new Projection(c.HiddenSize, c.IntermediateSize, c.MlpBias, device: device, dtype: dtype);
+            up_proj = new Projection(c.HiddenSize, c.IntermediateSize, c.MlpBias, device: device, dtype: dtype);
+        }
         down_proj = new Projection(c.IntermediateSize, c.HiddenSize, c.MlpBias, device: device, dtype: dtype);
         RegisterComponents();
     }
@@ -143,8 +179,17 @@ sealed class LlamaMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var tmp = new Temps();
-        var gate = tmp.Add(nn.functional.silu(tmp.Add(gate_proj.call(x))));
-        return down_proj.call(tmp.Add(gate.mul(tmp.Add(up_proj.call(x)))));
+        Tensor gateIn, upOut;
+        if (gate_up_proj is not null)
+        {
+            // Phi-3's fused rows: gate first, then up.
+            var fused = tmp.Add(gate_up_proj.call(x));
+            (gateIn, upOut) = (tmp.Add(fused.narrow(-1, 0, intermediate)), tmp.Add(fused.narrow(-1, intermediate, intermediate)));
+        }
+        else
+            (gateIn, upOut) = (tmp.Add(gate_proj!.call(x)), tmp.Add(up_proj!.call(x)));
+        var gate = tmp.Add(nn.functional.silu(gateIn));
+        return down_proj.call(tmp.Add(gate.mul(upOut)));
     }
 }
 
@@ -168,30 +213,5 @@ sealed class RmsNorm : nn.Module<Tensor, Tensor>
         var inv = tmp.Add(tmp.Add(tmp.Add(tmp.Add(x32.pow(2)).mean([-1], keepdim: true)).add(eps)).rsqrt());
         var normed = tmp.Add(x32.mul(inv));
         return weight.mul(tmp.Add(normed.to_type(x.dtype)));
-    }
-}
-
-/// <summary>Rotary position embedding with the HF rotate-half convention.</summary>
-static class Rope
-{
-    public static (Tensor Cos, Tensor Sin) CosSin(int headDim, double theta, long start, long length, Device device)
-    {
-        using var tmp = new Temps();
-        var exponents = tmp.Add(tmp.Add(tmp.Add(arange(0, headDim, 2, ScalarType.Int64, device)).to_type(ScalarType.Float32)).div(headDim));
-        var invFreq = tmp.Add(tmp.Add(pow(theta, exponents)).reciprocal());
-        var positions = tmp.Add(tmp.Add(arange(start, start + length, ScalarType.Int64, device)).to_type(ScalarType.Float32));
-        var freqs = tmp.Add(outer(positions, invFreq));
-        var emb = tmp.Add(cat([freqs, freqs], -1));
-        return (emb.cos(), emb.sin());
-    }
-
-    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
-    {
-        var half = x.shape[^1] / 2;
-        using var tmp = new Temps();
-        var x1 = tmp.Add(x[.., .., .., ..(int)half]);
-        var x2 = tmp.Add(x[.., .., .., (int)half..]);
-        var rotated = tmp.Add(cat([tmp.Add(x2.neg()), x1], -1));
-        return tmp.Add(x.mul(cos)).add(tmp.Add(rotated.mul(sin)));
     }
 }
