@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace LoraService.Training.Models;
 
 /// <summary>Scaled dot-product attention over <c>[B, heads, T, D]</c> tensors, causal across the cached prefix.</summary>
-static class Attention
+public static class Attention
 {
     /// <param name="window">Sliding window (Mistral): query at position p sees keys at p - window + 1 … p; null for none.</param>
     public static Tensor Causal(Tensor q, Tensor k, Tensor v, Tensor? keyMask = null, int? window = null)

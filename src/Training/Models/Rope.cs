@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace LoraService.Training.Models;
 
 /// <summary>Rotary position embedding with the HF rotate-half convention, scaled as the config says.</summary>
-static class Rope
+public static class Rope
 {
     /// <summary>cos and sin <c>[length, head_dim]</c> (float32) for positions <paramref name="start"/>…<paramref name="start"/>+<paramref name="length"/>-1.</summary>
     public static (Tensor Cos, Tensor Sin) CosSin(ModelConfig config, long start, long length, Device device)
