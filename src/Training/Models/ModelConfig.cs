@@ -37,7 +37,20 @@ public sealed record ModelConfig
     public int[] EosTokenIds { get; init; } = [];
     public int? PadTokenId { get; init; }
 
-    static readonly string[] LlamaTypes = ["llama", "mistral", "qwen2", "qwen3", "phi3"];
+    /// <summary>Gemma 2: scale of the attention scores tanh-capped to ±this before the softmax; null for none.</summary>
+    public double? AttentionSoftcap { get; init; }
+    /// <summary>Gemma 2: logits tanh-capped to ±this; null for none.</summary>
+    public double? FinalSoftcap { get; init; }
+    /// <summary>Gemma 2: attention scores are scaled by 1/√this instead of 1/√head_dim; null for head_dim.</summary>
+    public double? QueryPreAttnScalar { get; init; }
+
+    static readonly string[] LlamaTypes = ["llama", "mistral", "qwen2", "qwen3", "phi3", Gemma2Config.ModelType];
+
+    /// <summary>Gemma 2: (1 + w) RMSNorm, √hidden embedding scale, norms after attention and MLP too, sliding window on even layers.</summary>
+    public bool IsGemma2 => ModelType == Gemma2Config.ModelType;
+
+    /// <summary>The sliding window of layer <paramref name="layer"/>, null for full attention.</summary>
+    public int? WindowOf(int layer) => IsGemma2 && layer % 2 == 1 ? null : SlidingWindow;
 
     /// <summary>Qwen3 normalises each head's queries and keys (RMSNorm) before RoPE.</summary>
     public bool QkNorm => ModelType == "qwen3";
@@ -66,11 +79,11 @@ public sealed record ModelConfig
     {
         var hidden = Int(root, "hidden_size");
         var heads = Int(root, "num_attention_heads");
-        var act = Str(root, "hidden_act") ?? "silu";
-        if (act != "silu")
+        var act = modelType == Gemma2Config.ModelType ? Gemma2Config.Activation(root) : Str(root, "hidden_act") ?? "silu";
+        if (act != "silu" && modelType != Gemma2Config.ModelType)
             throw UnsupportedArchitectureException.For("hidden_act", act, "only silu is implemented");
         UnsupportedFields.Check(root, modelType);
-        return new ModelConfig
+        var config = new ModelConfig
         {
             Family = ModelFamily.Llama,
             ModelType = modelType,
@@ -99,6 +112,7 @@ public sealed record ModelConfig
             EosTokenIds = IntList(root["eos_token_id"]),
             PadTokenId = OptInt(root, "pad_token_id"),
         };
+        return modelType == Gemma2Config.ModelType ? Gemma2Config.Apply(config, root) : config;
     }
 
     static ModelConfig ParseGpt2(JsonObject root, string architecture)
@@ -184,16 +198,16 @@ public sealed record ModelConfig
     static int Int(JsonObject o, string key) =>
         OptInt(o, key) ?? throw new FormatException($"config.json: required field '{key}' is missing");
 
-    static int? OptInt(JsonObject? o, string key) =>
+    internal static int? OptInt(JsonObject? o, string key) =>
         o?[key] is JsonValue v && v.GetValueKind() == JsonValueKind.Number ? (int)v.GetValue<double>() : null;
 
-    static double? OptDouble(JsonObject? o, string key) =>
+    internal static double? OptDouble(JsonObject? o, string key) =>
         o?[key] is JsonValue v && v.GetValueKind() == JsonValueKind.Number ? v.GetValue<double>() : null;
 
-    static bool? OptBool(JsonObject o, string key) =>
+    internal static bool? OptBool(JsonObject o, string key) =>
         o[key] is JsonValue v && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False ? v.GetValue<bool>() : null;
 
-    static string? Str(JsonObject o, string key) =>
+    internal static string? Str(JsonObject o, string key) =>
         o[key] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
 
     static int[] IntList(JsonNode? node) => node switch

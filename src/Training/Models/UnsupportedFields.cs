@@ -19,9 +19,11 @@ static class UnsupportedFields
             throw UnsupportedArchitectureException.For("partial_rotary_factor", Show(partial), "rope over part of each head is not implemented");
         if (root["use_sliding_window"] is JsonValue v && v.GetValueKind() == JsonValueKind.True)
             throw UnsupportedArchitectureException.For("use_sliding_window", "true", $"{modelType}'s per-layer sliding window is not implemented");
-        if (root["layer_types"] is JsonArray layers && layers.FirstOrDefault(l => l?.ToString() != "full_attention") is { } other)
+        var gemma2 = modelType == Gemma2Config.ModelType;
+        if (root["layer_types"] is JsonArray layers && !(gemma2 && Gemma2Config.IsOwnLayerPattern(layers))
+            && layers.FirstOrDefault(l => l?.ToString() != "full_attention") is { } other)
             throw UnsupportedArchitectureException.For("layer_types", other?.ToString() ?? "null", "only full_attention layers are implemented");
-        foreach (var softcap in new[] { "attn_logit_softcapping", "final_logit_softcapping" })
+        foreach (var softcap in gemma2 ? [] : new[] { "attn_logit_softcapping", "final_logit_softcapping" })
         {
             if (Number(root, softcap) is { } cap)
                 throw UnsupportedArchitectureException.For(softcap, Show(cap), $"soft-capping is not implemented for {modelType}");
