@@ -158,4 +158,13 @@ public sealed class JobSpecTests
         Assert.False(JobSpecResolver.Resolve(Valid, Context(Llama with { Parameters = 2_000_000_000 })).ExportMerged);
         Assert.True(JobSpecResolver.Resolve(Valid with { ExportMerged = true }, Context(Llama with { Parameters = 8_000_000_000 })).ExportMerged);
     }
+
+    [Fact]
+    public void An_unsupported_model_is_refused_on_base_model_with_its_reason_and_nothing_else_about_it()
+    {
+        var unsupported = Llama with { LoraTargets = [], Supported = false, UnsupportedReason = "rope_scaling.rope_type: yarn is not supported" };
+        var errors = Errors(Valid with { Lora = new LoraSettings { TargetModules = ["q_proj"] } }, unsupported);
+        Assert.Equal(["base_model"], errors.Keys);
+        Assert.Equal("tiny-llama is not supported: rope_scaling.rope_type: yarn is not supported.", Assert.Single(errors["base_model"]));
+    }
 }

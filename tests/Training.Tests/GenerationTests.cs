@@ -28,6 +28,9 @@ public sealed class GenerationTests
     [InlineData("llama-f32")]
     [InlineData("gpt2-f32")]
     [InlineData("qwen2-f32")]
+    [InlineData("llama-rope-llama3")]
+    [InlineData("qwen3-f32")]
+    [InlineData("phi3-f32")]
     public void Kv_cache_generation_equals_argmax_decoding_without_cache(string name)
     {
         using var model = CheckpointLoader.Load(Golden.Dir(name));

@@ -6,7 +6,15 @@ namespace LoraService.Training.Tests;
 /// <summary>Paths to the golden checkpoints written by transformers and their reference logits.</summary>
 static class Golden
 {
-    public static readonly string[] Names = ["llama-f32", "llama-gqa-tied-bf16-sharded", "gpt2-f32", "qwen2-f32"];
+    public static readonly string[] Names =
+    [
+        "llama-f32", "llama-gqa-tied-bf16-sharded", "gpt2-f32", "qwen2-f32",
+        "llama-rope-llama3", "llama-rope-llama3-bf16-sharded", "llama-rope-linear", "llama-headdim-mlpbias",
+        "mistral-f32", "phi3-f32", "qwen3-f32",
+    ];
+
+    /// <summary>Every golden checkpoint, as xunit theory data.</summary>
+    public static TheoryData<string> All => new(Names);
 
     public static string Dir(string name) => Path.Combine(AppContext.BaseDirectory, "TestData", "golden", name);
 

@@ -1,15 +1,13 @@
 using LoraService.Training.Checkpoints;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace LoraService.Training.Tests;
 
-public sealed class GoldenCheckpointTests
+public sealed class GoldenCheckpointTests(ITestOutputHelper output)
 {
     [Theory]
-    [InlineData("llama-f32")]
-    [InlineData("llama-gqa-tied-bf16-sharded")]
-    [InlineData("gpt2-f32")]
-    [InlineData("qwen2-f32")]
+    [MemberData(nameof(Golden.All), MemberType = typeof(Golden))]
     public void Loads_with_no_missing_or_unexpected_keys_and_reproduces_transformers_logits(string name)
     {
         using var scope = NewDisposeScope();
@@ -24,6 +22,7 @@ public sealed class GoldenCheckpointTests
 
         Assert.Equal(expected.shape, logits.shape);
         var maxError = logits.sub(expected).abs().max().item<float>();
+        output.WriteLine($"{name}: max |Δlogit| = {maxError:E2}");
         Assert.True(maxError < 2e-5, $"{name}: max |Δlogit| = {maxError}");
     }
 }

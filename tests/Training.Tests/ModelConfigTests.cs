@@ -72,4 +72,65 @@ public sealed class ModelConfigTests
             Assert.Equal(config.EosTokenIds, parsed.EosTokenIds);
         }
     }
+
+    const string LlamaBase = """
+        "model_type":"llama","vocab_size":100,"hidden_size":64,"intermediate_size":128,"num_hidden_layers":2,"num_attention_heads":4
+        """;
+
+    static ModelConfig Llama(string extraFields) => ModelConfig.Parse("{" + LlamaBase + "," + extraFields + "}");
+
+    [Theory]
+    [InlineData("\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":4.0}", "rope_scaling.rope_type", "yarn")]
+    [InlineData("\"rope_scaling\":{\"type\":\"longrope\",\"short_factor\":[1],\"long_factor\":[2]}", "rope_scaling.rope_type", "longrope")]
+    [InlineData("\"rope_scaling\":{\"type\":\"su\"}", "rope_scaling.rope_type", "su")]
+    [InlineData("\"rope_parameters\":{\"rope_type\":\"yarn\",\"factor\":4.0,\"rope_theta\":10000}", "rope_scaling.rope_type", "yarn")]
+    [InlineData("\"hidden_act\":\"gelu\"", "hidden_act", "gelu")]
+    [InlineData("\"quantization_config\":{\"quant_method\":\"gptq\",\"bits\":4}", "quantization_config", "gptq")]
+    [InlineData("\"partial_rotary_factor\":0.5", "partial_rotary_factor", "0.5")]
+    [InlineData("\"use_sliding_window\":true,\"sliding_window\":4096", "use_sliding_window", "true")]
+    [InlineData("\"layer_types\":[\"sliding_attention\",\"full_attention\"]", "layer_types", "sliding_attention")]
+    [InlineData("\"attn_logit_softcapping\":50.0", "attn_logit_softcapping", "50")]
+    [InlineData("\"final_logit_softcapping\":30.0", "final_logit_softcapping", "30")]
+    [InlineData("\"rope_parameters\":{\"full_attention\":{\"rope_type\":\"default\"}}", "rope_parameters", "per layer")]
+    public void Fields_that_change_the_math_and_are_not_implemented_are_refused_by_name(string field, string name, string value)
+    {
+        var e = Assert.Throws<UnsupportedArchitectureException>(() => Llama(field));
+        Assert.Equal(name, e.Field);
+        Assert.Contains(name, e.Message);
+        Assert.Contains(value, e.Message);
+    }
+
+    [Fact]
+    public void Unknown_model_type_names_the_field() =>
+        Assert.Equal("model_type", Assert.Throws<UnsupportedArchitectureException>(() => ModelConfig.Parse("""{"model_type":"gemma3"}""")).Field);
+
+    [Theory]
+    [InlineData("llama-rope-llama3", "llama3", 8.0)]
+    [InlineData("llama-rope-linear", "linear", 4.0)]
+    public void Rope_scaling_is_read_from_either_key_spelling(string golden, string type, double factor)
+    {
+        var c = ModelConfig.Load(Path.Combine(Golden.Dir(golden), "config.json"));
+        Assert.Equal((type, factor), (c.RopeScaling!.Type, c.RopeScaling.Factor));
+    }
+
+    [Fact]
+    public void Dynamic_and_default_rope_parse_and_round_trip()
+    {
+        var c = Llama("""
+            "rope_scaling":{"type":"dynamic","factor":2.0}
+            """);
+        Assert.Equal(new RopeScaling(RopeScaling.Dynamic, 2.0), c.RopeScaling);
+        Assert.Equal(c, ModelConfig.Parse(c.ToHfJson()));
+        Assert.Null(Llama("""
+            "rope_scaling":{"rope_type":"default"}
+            """).RopeScaling);
+    }
+
+    [Fact]
+    public void Sliding_window_is_read_for_mistral_and_phi3_only()
+    {
+        Assert.Equal(64, ModelConfig.Load(Path.Combine(Golden.Dir("mistral-f32"), "config.json")).SlidingWindow);
+        Assert.Null(ModelConfig.Load(Path.Combine(Golden.Dir("phi3-f32"), "config.json")).SlidingWindow);
+        Assert.Null(ModelConfig.Load(Path.Combine(Golden.Dir("qwen3-f32"), "config.json")).SlidingWindow); // use_sliding_window false
+    }
 }

@@ -9,6 +9,8 @@ public sealed class PeftNamesTests
     [InlineData("model.layers.0.self_attn.q_proj", PeftNames.LoraB, "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight")]
     [InlineData("transformer.h.0.attn.c_attn", PeftNames.LoraA, "base_model.model.transformer.h.0.attn.c_attn.lora_A.weight")]
     [InlineData("transformer.h.0.attn.c_attn", PeftNames.LoraB, "base_model.model.transformer.h.0.attn.c_attn.lora_B.weight")]
+    [InlineData("model.layers.1.self_attn.qkv_proj", PeftNames.LoraA, "base_model.model.model.layers.1.self_attn.qkv_proj.lora_A.weight")]  // Phi-3
+    [InlineData("model.layers.1.mlp.gate_up_proj", PeftNames.LoraB, "base_model.model.model.layers.1.mlp.gate_up_proj.lora_B.weight")]    // Phi-3
     public void Tensor_keys_are_the_ones_peft_writes_and_parse_back(string modulePath, string factor, string key)
     {
         Assert.Equal(key, PeftNames.TensorKey(modulePath, factor));

@@ -57,12 +57,37 @@ public sealed class ModelCatalogTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_broken_folder_is_skipped_not_fatal()
+    public async Task A_broken_folder_is_listed_as_unsupported_with_the_reason_not_fatal()
     {
         var broken = Directory.CreateDirectory(Path.Combine(_models, "broken")).FullName;
         await File.WriteAllTextAsync(Path.Combine(broken, "config.json"), "{\"model_type\": \"mamba\"}");
         await using var db = _database.CreateContext();
         Catalog(db).Sync();
-        Assert.Empty(await db.BaseModels.ToListAsync());
+        var row = Assert.Single(await db.BaseModels.ToListAsync());
+        Assert.Equal("broken", row.Name);
+        Assert.False(row.Supported);
+        Assert.Contains("cannot be read", row.UnsupportedReason);
+    }
+
+    [Fact]
+    public async Task A_model_with_a_config_field_the_engine_does_not_compute_is_unsupported_naming_it()
+    {
+        await using (var db = _database.CreateContext())
+            Catalog(db).CreateRandom(new NewModelSpec("tiny-llama", HiddenSize: 32, Layers: 2, Heads: 4));
+        var configPath = Path.Combine(_models, "tiny-llama", "config.json");
+        var config = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(configPath))!.AsObject();
+        config["rope_scaling"] = new System.Text.Json.Nodes.JsonObject { ["rope_type"] = "yarn", ["factor"] = 4.0 };
+        await File.WriteAllTextAsync(configPath, config.ToJsonString());
+
+        await using (var db = _database.CreateContext())
+        {
+            Catalog(db).Sync();
+            var row = await db.BaseModels.SingleAsync();
+            Assert.False(row.Supported);
+            Assert.Contains("rope_scaling.rope_type: yarn", row.UnsupportedReason);
+            Assert.Equal(("LlamaForCausalLM", 2, 32), (row.Architecture, row.Layers, row.HiddenSize));
+            Assert.Empty(row.LoraTargets);
+            Assert.False(row.Facts().Supported);
+        }
     }
 }

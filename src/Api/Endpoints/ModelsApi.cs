@@ -22,11 +22,12 @@ internal static partial class ModelsApi
         return app;
     }
 
+    /// <summary>A catalog entry; <c>supported: false</c> means the engine cannot train it, and <c>unsupported_reason</c> names the cause.</summary>
     public sealed record ModelResponse(string Name, string Architecture, long Parameters, int Layers, int HiddenSize, int VocabSize,
-        int MaxPositions, string Dtype, bool HasTokenizer, IReadOnlyList<string> LoraTargets)
+        int MaxPositions, string Dtype, bool HasTokenizer, IReadOnlyList<string> LoraTargets, bool Supported, string? UnsupportedReason)
     {
         public static ModelResponse From(BaseModel m) => new(m.Name, m.Architecture, m.Parameters, m.Layers, m.HiddenSize, m.VocabSize,
-            m.MaxPositions, m.Dtype, m.HasTokenizer, m.LoraTargets);
+            m.MaxPositions, m.Dtype, m.HasTokenizer, m.LoraTargets, m.Supported, m.UnsupportedReason);
     }
 
     [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,63}$")]

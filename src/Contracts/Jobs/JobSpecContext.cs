@@ -4,6 +4,8 @@ namespace LoraService.Contracts.Jobs;
 /// <param name="ChatTemplate"><see cref="ChatTemplateNames.Model"/> when the tokenizer's Jinja <c>chat_template</c> parses,
 /// <see cref="ChatTemplateNames.Unrecognised"/> when it does not, null when it has none.</param>
 /// <param name="NameOrPath">What a user loads the model by (<c>base_model_name_or_path</c> of the adapter).</param>
+/// <param name="Supported">False when the engine cannot compute this model exactly; <paramref name="UnsupportedReason"/> says why
+/// (naming the config field at fault).</param>
 public sealed record ModelFacts(
     string NameOrPath,
     string Architecture,
@@ -11,7 +13,9 @@ public sealed record ModelFacts(
     int HiddenSize,
     int MaxPositions,
     IReadOnlyList<string> LoraTargets,
-    string? ChatTemplate);
+    string? ChatTemplate,
+    bool Supported = true,
+    string? UnsupportedReason = null);
 
 /// <summary>A dataset a spec refers to, as found. <paramref name="Reference"/> is its canonical form (the id, or the full path).</summary>
 public sealed record DatasetFacts(string Reference, string Name, string Format);

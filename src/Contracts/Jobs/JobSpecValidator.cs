@@ -18,6 +18,11 @@ public static class JobSpecValidator
         var model = context.Model;
         if (string.IsNullOrWhiteSpace(spec.BaseModel)) Fail("base_model", "base_model is required.");
         else if (model is null) Fail("base_model", context.ModelProblem ?? $"No base model '{spec.BaseModel}'.");
+        else if (!model.Supported)
+        {
+            Fail("base_model", $"{model.NameOrPath} is not supported: {model.UnsupportedReason ?? "unknown reason"}.");
+            model = null; // its other facts are not a basis for further checks
+        }
 
         if (spec.Method == FineTuneMethod.Full && spec.Lora is not null) Fail("lora", "lora settings apply only to method 'lora'.");
         if (spec.Method == FineTuneMethod.Lora && spec.Lora is { } lora) CheckLora(lora, model, Fail);

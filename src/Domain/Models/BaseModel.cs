@@ -19,7 +19,10 @@ public sealed class BaseModel
     public List<string> LoraTargets { get; set; } = [];
     /// <summary>The chat template recognised in the tokenizer (chatml, llama3), null when it has none, or "unrecognised".</summary>
     public string? ChatTemplate { get; set; }
+    /// <summary>False when the engine cannot train this model exactly (or cannot read it); <see cref="UnsupportedReason"/> says why.</summary>
+    public bool Supported { get; set; } = true;
+    public string? UnsupportedReason { get; set; }
     public DateTimeOffset CreatedAt { get; init; } = DateTimeOffset.UtcNow;
 
-    public ModelFacts Facts() => new(Name, Architecture, Parameters, HiddenSize, MaxPositions, LoraTargets, ChatTemplate);
+    public ModelFacts Facts() => new(Name, Architecture, Parameters, HiddenSize, MaxPositions, LoraTargets, ChatTemplate, Supported, UnsupportedReason);
 }

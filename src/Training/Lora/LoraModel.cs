@@ -9,11 +9,13 @@ public static class LoraModel
 {
     public static readonly IReadOnlyList<string> LlamaTargets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
     public static readonly IReadOnlyList<string> Gpt2Targets = ["c_attn", "c_proj", "c_fc"];
+    /// <summary>Phi-3's fused projections, by the names PEFT targets (and writes) for it.</summary>
+    public static readonly IReadOnlyList<string> Phi3Targets = ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"];
 
     /// <summary>Every linear projection of the architecture but the head: what PEFT's <c>all-linear</c> means here, and the
     /// one list the job spec's default is resolved from (through the model catalog).</summary>
     public static IReadOnlyList<string> KnownTargets(ModelConfig config) =>
-        config.Family == ModelFamily.Gpt2 ? Gpt2Targets : LlamaTargets;
+        config.Family == ModelFamily.Gpt2 ? Gpt2Targets : config.FusedProjections ? Phi3Targets : LlamaTargets;
 
     /// <summary>
     /// Attaches adapters to the targeted projections and freezes everything else.

@@ -119,9 +119,5 @@ sealed class Gpt2Mlp : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => c_proj.call(GeluNew(c_fc.call(x)));
-
-    // gelu_new: the tanh approximation, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
-    static Tensor GeluNew(Tensor x) =>
-        x.mul(0.5).mul(x.add(x.pow(3).mul(0.044715)).mul(Math.Sqrt(2.0 / Math.PI)).tanh().add(1.0));
+    public override Tensor forward(Tensor x) => c_proj.call(Activations.GeluTanh(c_fc.call(x)));
 }

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace LoraService.Training.Models;
 
-/// <summary>LlamaForCausalLM (also Mistral and Qwen2): RMSNorm, RoPE (rotate-half), SwiGLU, grouped-query attention.</summary>
+/// <summary>LlamaForCausalLM (also Mistral, Qwen2/3, Phi-3 and Gemma 2): RMSNorm, RoPE (rotate-half), gated MLP, grouped-query attention.</summary>
 public sealed class LlamaForCausalLM : CausalLM
 {
     readonly LlamaModel model;
@@ -22,7 +22,13 @@ public sealed class LlamaForCausalLM : CausalLM
     public override Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask = null)
     {
         using var h = model.Forward(ids, cache, attentionMask);
-        return lm_head is null ? nn.functional.linear(h, model.EmbedTokens.weight!) : lm_head.call(h);
+        var logits = lm_head is null ? nn.functional.linear(h, model.EmbedTokens.weight!) : lm_head.call(h);
+        if (Config.FinalSoftcap is not { } cap)
+            return logits;
+        using (logits)
+        using (var scaled = logits.div(cap))
+        using (var capped = scaled.tanh())
+            return capped.mul(cap);
     }
 
     public override bool IsIgnorableKey(string key) =>
@@ -43,7 +49,7 @@ sealed class LlamaModel : nn.Module
         this.config = config;
         embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize, device: device, dtype: dtype);
         layers = nn.ModuleList(Enumerable.Range(0, config.NumLayers).Select(i => new LlamaDecoderLayer(config, i, device, dtype)).ToArray());
-        norm = new RmsNorm(config.HiddenSize, config.NormEps, device, dtype);
+        norm = RmsNorm.For(config, config.HiddenSize, device, dtype);
         RegisterComponents();
     }
 
@@ -51,7 +57,14 @@ sealed class LlamaModel : nn.Module
     {
         var past = cache?.Length ?? 0;
         var h = embed_tokens.call(ids);
-        var (cos32, sin32) = Rope.CosSin(config.HeadDim, config.RopeTheta, past, ids.shape[1], ids.device);
+        if (config.IsGemma2)
+        {
+            // √hidden rounded to the activations' dtype first, as transformers does (it matters in bf16).
+            using var embedded = h;
+            using var normalizer = tensor(Math.Sqrt(config.HiddenSize), embedded.dtype, embedded.device);
+            h = embedded.mul(normalizer);
+        }
+        var (cos32, sin32) = Rope.CosSin(config, past, ids.shape[1], ids.device);
         using (cos32)
         using (sin32)
         using (var cos = cos32.to_type(h.dtype))
@@ -75,13 +88,20 @@ sealed class LlamaDecoderLayer : nn.Module
     readonly LlamaMlp mlp;
     readonly RmsNorm input_layernorm;
     readonly RmsNorm post_attention_layernorm;
+    // Gemma 2 normalises the attention and MLP outputs as well (post_attention_layernorm then acts on the attention output).
+    readonly RmsNorm? pre_feedforward_layernorm, post_feedforward_layernorm;
 
     public LlamaDecoderLayer(ModelConfig config, int index, Device? device, ScalarType dtype) : base("LlamaDecoderLayer")
     {
         self_attn = new LlamaAttention(config, index, device, dtype);
         mlp = new LlamaMlp(config, device, dtype);
-        input_layernorm = new RmsNorm(config.HiddenSize, config.NormEps, device, dtype);
-        post_attention_layernorm = new RmsNorm(config.HiddenSize, config.NormEps, device, dtype);
+        input_layernorm = RmsNorm.For(config, config.HiddenSize, device, dtype);
+        post_attention_layernorm = RmsNorm.For(config, config.HiddenSize, device, dtype);
+        if (config.IsGemma2)
+        {
+            pre_feedforward_layernorm = RmsNorm.For(config, config.HiddenSize, device, dtype);
+            post_feedforward_layernorm = RmsNorm.For(config, config.HiddenSize, device, dtype);
+        }
         RegisterComponents();
     }
 
@@ -89,24 +109,45 @@ sealed class LlamaDecoderLayer : nn.Module
     {
         using var tmp = new Temps();
         var attn = tmp.Add(self_attn.Forward(tmp.Add(input_layernorm.call(x)), cos, sin, cache, attentionMask));
-        var h = tmp.Add(x.add(attn));
-        return h.add(tmp.Add(mlp.call(tmp.Add(post_attention_layernorm.call(h)))));
+        if (post_feedforward_layernorm is null)
+        {
+            var h = tmp.Add(x.add(attn));
+            return h.add(tmp.Add(mlp.call(tmp.Add(post_attention_layernorm.call(h)))));
+        }
+        var residual = tmp.Add(x.add(tmp.Add(post_attention_layernorm.call(attn))));
+        var ff = tmp.Add(mlp.call(tmp.Add(pre_feedforward_layernorm!.call(residual))));
+        return residual.add(tmp.Add(post_feedforward_layernorm.call(ff)));
     }
 }
 
 sealed class LlamaAttention : nn.Module
 {
-    readonly Projection q_proj, k_proj, v_proj, o_proj;
+    readonly Projection? q_proj, k_proj, v_proj, qkv_proj;
+    readonly Projection o_proj;
+    readonly RmsNorm? q_norm, k_norm;
     readonly int heads, kvHeads, headDim, layer;
+    readonly int? window;
+    readonly double? scale, softcap;
 
     public LlamaAttention(ModelConfig c, int layer, Device? device, ScalarType dtype) : base("LlamaAttention")
     {
-        (heads, kvHeads, headDim, this.layer) = (c.NumHeads, c.NumKeyValueHeads, c.HeadDim, layer);
-        q_proj = new Projection(c.HiddenSize, heads * headDim, c.AttentionBias, device: device, dtype: dtype);
-        k_proj = new Projection(c.HiddenSize, kvHeads * headDim, c.AttentionBias, device: device, dtype: dtype);
-        v_proj = new Projection(c.HiddenSize, kvHeads * headDim, c.AttentionBias, device: device, dtype: dtype);
+        (heads, kvHeads, headDim, this.layer, window) = (c.NumHeads, c.NumKeyValueHeads, c.HeadDim, layer, c.WindowOf(layer));
+        (scale, softcap) = (c.QueryPreAttnScalar is { } s ? 1 / Math.Sqrt(s) : null, c.AttentionSoftcap);
+        if (c.FusedProjections)
+            qkv_proj = new Projection(c.HiddenSize, (heads + 2 * kvHeads) * headDim, c.AttentionBias, device: device, dtype: dtype);
+        else
+        {
+            q_proj = new Projection(c.HiddenSize, heads * headDim, c.AttentionBias, device: device, dtype: dtype);
+            k_proj = new Projection(c.HiddenSize, kvHeads * headDim, c.AttentionBias, device: device, dtype: dtype);
+            v_proj = new Projection(c.HiddenSize, kvHeads * headDim, c.AttentionBias, device: device, dtype: dtype);
+        }
         // Llama's attention_bias also covers o_proj; Qwen2 (no attention_bias key) has biases on q/k/v only.
         o_proj = new Projection(heads * headDim, c.HiddenSize, c.AttentionBias && c.ModelType != "qwen2", device: device, dtype: dtype);
+        if (c.QkNorm)
+        {
+            q_norm = RmsNorm.For(c, headDim, device, dtype);
+            k_norm = RmsNorm.For(c, headDim, device, dtype);
+        }
         RegisterComponents();
     }
 
@@ -114,28 +155,53 @@ sealed class LlamaAttention : nn.Module
     {
         var (b, t) = (x.shape[0], x.shape[1]);
         using var tmp = new Temps();
-        Tensor Heads(Projection p, int n) => tmp.Add(tmp.Add(tmp.Add(p.call(x)).view(b, t, n, headDim)).transpose(1, 2));
-        var q = tmp.Add(Rope.Apply(Heads(q_proj, heads), cos, sin));
-        var k = tmp.Add(Rope.Apply(Heads(k_proj, kvHeads), cos, sin));
-        var v = Heads(v_proj, kvHeads);
+        Tensor Heads(Tensor flat, int n, RmsNorm? norm)
+        {
+            var split = tmp.Add(flat.reshape(b, t, n, headDim));
+            return tmp.Add((norm is null ? split : tmp.Add(norm.call(split))).transpose(1, 2));
+        }
+        var (qFlat, kFlat, vFlat) = Qkv(x, tmp);
+        var q = tmp.Add(Rope.Apply(Heads(qFlat, heads, q_norm), cos, sin));
+        var k = tmp.Add(Rope.Apply(Heads(kFlat, kvHeads, k_norm), cos, sin));
+        var v = Heads(vFlat, kvHeads, null);
         if (cache is not null)
             (k, v) = cache.Append(layer, k, v); // owned by the cache: not temporaries
         var rep = heads / kvHeads;
         if (rep > 1)
             (k, v) = (tmp.Add(Attention.RepeatKv(k, rep)), tmp.Add(Attention.RepeatKv(v, rep)));
-        var y = tmp.Add(Attention.Causal(q, k, v, attentionMask));
+        var y = tmp.Add(Attention.Causal(q, k, v, attentionMask, window, scale, softcap));
         return o_proj.call(tmp.Add(tmp.Add(y.transpose(1, 2)).reshape(b, t, heads * headDim)));
+    }
+
+    /// <summary>Queries, keys and values <c>[B, T, n·head_dim]</c>; Phi-3's fused rows are q, then k, then v.</summary>
+    (Tensor Q, Tensor K, Tensor V) Qkv(Tensor x, Temps tmp)
+    {
+        if (qkv_proj is null)
+            return (tmp.Add(q_proj!.call(x)), tmp.Add(k_proj!.call(x)), tmp.Add(v_proj!.call(x)));
+        var qkv = tmp.Add(qkv_proj.call(x));
+        var (qSize, kvSize) = (heads * headDim, kvHeads * headDim);
+        return (tmp.Add(qkv.narrow(-1, 0, qSize)), tmp.Add(qkv.narrow(-1, qSize, kvSize)), tmp.Add(qkv.narrow(-1, qSize + kvSize, kvSize)));
     }
 }
 
 sealed class LlamaMlp : nn.Module<Tensor, Tensor>
 {
-    readonly Projection gate_proj, up_proj, down_proj;
+    readonly Projection? gate_proj, up_proj, gate_up_proj;
+    readonly Projection down_proj;
+    readonly int intermediate;
+    readonly bool geluTanh;
 
     public LlamaMlp(ModelConfig c, Device? device, ScalarType dtype) : base("LlamaMLP")
     {
-        gate_proj = new Projection(c.HiddenSize, c.IntermediateSize, c.MlpBias, device: device, dtype: dtype);
-        up_proj = new Projection(c.HiddenSize, c.IntermediateSize, c.MlpBias, device: device, dtype: dtype);
+        intermediate = c.IntermediateSize;
+        geluTanh = c.Activation == "gelu_pytorch_tanh";
+        if (c.FusedProjections)
+            gate_up_proj = new Projection(c.HiddenSize, 2 * c.IntermediateSize, c.MlpBias, device: device, dtype: dtype);
+        else
+        {
+            gate_proj = new Projection(c.HiddenSize, c.IntermediateSize, c.MlpBias, device: device, dtype: dtype);
+            up_proj = new Projection(c.HiddenSize, c.IntermediateSize, c.MlpBias, device: device, dtype: dtype);
+        }
         down_proj = new Projection(c.IntermediateSize, c.HiddenSize, c.MlpBias, device: device, dtype: dtype);
         RegisterComponents();
     }
@@ -143,55 +209,16 @@ sealed class LlamaMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var tmp = new Temps();
-        var gate = tmp.Add(nn.functional.silu(tmp.Add(gate_proj.call(x))));
-        return down_proj.call(tmp.Add(gate.mul(tmp.Add(up_proj.call(x)))));
-    }
-}
-
-/// <summary>HF LlamaRMSNorm: normalise in float32, scale by the weight in the input dtype.</summary>
-sealed class RmsNorm : nn.Module<Tensor, Tensor>
-{
-    readonly Parameter weight;
-    readonly double eps;
-
-    public RmsNorm(int size, double eps, Device? device, ScalarType dtype) : base("RMSNorm")
-    {
-        this.eps = eps;
-        weight = new Parameter(ones([size], dtype, device));
-        RegisterComponents();
-    }
-
-    public override Tensor forward(Tensor x)
-    {
-        using var tmp = new Temps();
-        var x32 = tmp.Add(x.to_type(ScalarType.Float32));
-        var inv = tmp.Add(tmp.Add(tmp.Add(tmp.Add(x32.pow(2)).mean([-1], keepdim: true)).add(eps)).rsqrt());
-        var normed = tmp.Add(x32.mul(inv));
-        return weight.mul(tmp.Add(normed.to_type(x.dtype)));
-    }
-}
-
-/// <summary>Rotary position embedding with the HF rotate-half convention.</summary>
-static class Rope
-{
-    public static (Tensor Cos, Tensor Sin) CosSin(int headDim, double theta, long start, long length, Device device)
-    {
-        using var tmp = new Temps();
-        var exponents = tmp.Add(tmp.Add(tmp.Add(arange(0, headDim, 2, ScalarType.Int64, device)).to_type(ScalarType.Float32)).div(headDim));
-        var invFreq = tmp.Add(tmp.Add(pow(theta, exponents)).reciprocal());
-        var positions = tmp.Add(tmp.Add(arange(start, start + length, ScalarType.Int64, device)).to_type(ScalarType.Float32));
-        var freqs = tmp.Add(outer(positions, invFreq));
-        var emb = tmp.Add(cat([freqs, freqs], -1));
-        return (emb.cos(), emb.sin());
-    }
-
-    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
-    {
-        var half = x.shape[^1] / 2;
-        using var tmp = new Temps();
-        var x1 = tmp.Add(x[.., .., .., ..(int)half]);
-        var x2 = tmp.Add(x[.., .., .., (int)half..]);
-        var rotated = tmp.Add(cat([tmp.Add(x2.neg()), x1], -1));
-        return tmp.Add(x.mul(cos)).add(tmp.Add(rotated.mul(sin)));
+        Tensor gateIn, upOut;
+        if (gate_up_proj is not null)
+        {
+            // Phi-3's fused rows: gate first, then up.
+            var fused = tmp.Add(gate_up_proj.call(x));
+            (gateIn, upOut) = (tmp.Add(fused.narrow(-1, 0, intermediate)), tmp.Add(fused.narrow(-1, intermediate, intermediate)));
+        }
+        else
+            (gateIn, upOut) = (tmp.Add(gate_proj!.call(x)), tmp.Add(up_proj!.call(x)));
+        var gate = tmp.Add(geluTanh ? Activations.GeluTanh(gateIn) : nn.functional.silu(gateIn));
+        return down_proj.call(tmp.Add(gate.mul(upOut)));
     }
 }

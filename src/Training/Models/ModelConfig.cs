@@ -5,8 +5,6 @@ namespace LoraService.Training.Models;
 
 public enum ModelFamily { Llama, Gpt2 }
 
-public sealed class UnsupportedArchitectureException(string message) : Exception(message);
-
 /// <summary>
 /// The fields of a Hugging Face <c>config.json</c> the models need, normalised across
 /// Llama/Mistral/Qwen2 and GPT-2 spellings.
@@ -26,6 +24,9 @@ public sealed record ModelConfig
     public required int MaxPositions { get; init; }
     public required double NormEps { get; init; }
     public double RopeTheta { get; init; } = 10000.0;
+    public RopeScaling? RopeScaling { get; init; }
+    /// <summary>Mistral/Phi-3: each query sees only this many keys (itself included); null for full attention.</summary>
+    public int? SlidingWindow { get; init; }
     public bool AttentionBias { get; init; }
     public bool MlpBias { get; init; }
     public bool TieWordEmbeddings { get; init; }
@@ -36,7 +37,26 @@ public sealed record ModelConfig
     public int[] EosTokenIds { get; init; } = [];
     public int? PadTokenId { get; init; }
 
-    static readonly string[] LlamaTypes = ["llama", "mistral", "qwen2"];
+    /// <summary>Gemma 2: scale of the attention scores tanh-capped to ±this before the softmax; null for none.</summary>
+    public double? AttentionSoftcap { get; init; }
+    /// <summary>Gemma 2: logits tanh-capped to ±this; null for none.</summary>
+    public double? FinalSoftcap { get; init; }
+    /// <summary>Gemma 2: attention scores are scaled by 1/√this instead of 1/√head_dim; null for head_dim.</summary>
+    public double? QueryPreAttnScalar { get; init; }
+
+    static readonly string[] LlamaTypes = ["llama", "mistral", "qwen2", "qwen3", "phi3", Gemma2Config.ModelType];
+
+    /// <summary>Gemma 2: (1 + w) RMSNorm, √hidden embedding scale, norms after attention and MLP too, sliding window on even layers.</summary>
+    public bool IsGemma2 => ModelType == Gemma2Config.ModelType;
+
+    /// <summary>The sliding window of layer <paramref name="layer"/>, null for full attention.</summary>
+    public int? WindowOf(int layer) => IsGemma2 && layer % 2 == 1 ? null : SlidingWindow;
+
+    /// <summary>Qwen3 normalises each head's queries and keys (RMSNorm) before RoPE.</summary>
+    public bool QkNorm => ModelType == "qwen3";
+
+    /// <summary>Phi-3 fuses q/k/v into <c>qkv_proj</c> and gate/up into <c>gate_up_proj</c>.</summary>
+    public bool FusedProjections => ModelType == "phi3";
 
     public static ModelConfig Load(string path) => Parse(File.ReadAllText(path), path);
 
@@ -44,7 +64,7 @@ public sealed record ModelConfig
     {
         var root = JsonNode.Parse(json) as JsonObject ?? throw new FormatException($"{source}: not a JSON object");
         var modelType = root["model_type"]?.GetValue<string>()
-            ?? throw new UnsupportedArchitectureException($"{source}: no model_type");
+            ?? throw new UnsupportedArchitectureException($"{source}: no model_type", "model_type");
         var architecture = (root["architectures"] as JsonArray)?.FirstOrDefault()?.GetValue<string>() ?? modelType;
 
         if (modelType == "gpt2")
@@ -52,17 +72,18 @@ public sealed record ModelConfig
         if (LlamaTypes.Contains(modelType))
             return ParseLlama(root, modelType, architecture, source);
         throw new UnsupportedArchitectureException(
-            $"{source}: model_type '{modelType}' ({architecture}) is not supported; supported: {string.Join(", ", LlamaTypes)}, gpt2");
+            $"{source}: model_type '{modelType}' ({architecture}) is not supported; supported: {string.Join(", ", LlamaTypes)}, gpt2", "model_type");
     }
 
     static ModelConfig ParseLlama(JsonObject root, string modelType, string architecture, string source)
     {
         var hidden = Int(root, "hidden_size");
         var heads = Int(root, "num_attention_heads");
-        var act = Str(root, "hidden_act") ?? "silu";
-        if (act != "silu")
-            throw new UnsupportedArchitectureException($"{source}: hidden_act '{act}' is not supported (only silu)");
-        return new ModelConfig
+        var act = modelType == Gemma2Config.ModelType ? Gemma2Config.Activation(root) : Str(root, "hidden_act") ?? "silu";
+        if (act != "silu" && modelType != Gemma2Config.ModelType)
+            throw UnsupportedArchitectureException.For("hidden_act", act, "only silu is implemented");
+        UnsupportedFields.Check(root, modelType);
+        var config = new ModelConfig
         {
             Family = ModelFamily.Llama,
             ModelType = modelType,
@@ -77,6 +98,9 @@ public sealed record ModelConfig
             MaxPositions = OptInt(root, "max_position_embeddings") ?? 2048,
             NormEps = OptDouble(root, "rms_norm_eps") ?? 1e-6,
             RopeTheta = OptDouble(root, "rope_theta") ?? OptDouble(root["rope_parameters"] as JsonObject, "rope_theta") ?? 10000.0,
+            RopeScaling = RopeScaling.Parse(root["rope_scaling"] ?? root["rope_parameters"]),
+            // Qwen2/Qwen3 carry a sliding_window that only applies with use_sliding_window (refused above).
+            SlidingWindow = modelType is "mistral" or "phi3" ? OptInt(root, "sliding_window") : null,
             // Qwen2 has q/k/v biases without saying so in its config.
             AttentionBias = OptBool(root, "attention_bias") ?? modelType == "qwen2",
             MlpBias = OptBool(root, "mlp_bias") ?? false,
@@ -88,6 +112,7 @@ public sealed record ModelConfig
             EosTokenIds = IntList(root["eos_token_id"]),
             PadTokenId = OptInt(root, "pad_token_id"),
         };
+        return modelType == Gemma2Config.ModelType ? Gemma2Config.Apply(config, root) : config;
     }
 
     static ModelConfig ParseGpt2(JsonObject root, string architecture)
@@ -96,7 +121,7 @@ public sealed record ModelConfig
         var heads = Int(root, "n_head");
         var act = Str(root, "activation_function") ?? "gelu_new";
         if (act is not ("gelu_new" or "gelu_pytorch_tanh"))
-            throw new UnsupportedArchitectureException($"gpt2 activation_function '{act}' is not supported (only gelu_new)");
+            throw UnsupportedArchitectureException.For("activation_function", act, "only gelu_new is implemented for gpt2");
         return new ModelConfig
         {
             Family = ModelFamily.Gpt2,
@@ -158,7 +183,9 @@ public sealed record ModelConfig
                 ["num_hidden_layers"] = NumLayers,
                 ["num_key_value_heads"] = NumKeyValueHeads,
                 ["rms_norm_eps"] = NormEps,
+                ["rope_scaling"] = RopeScaling?.ToJson(),
                 ["rope_theta"] = RopeTheta,
+                ["sliding_window"] = SlidingWindow,
                 ["tie_word_embeddings"] = TieWordEmbeddings,
                 ["torch_dtype"] = TorchDtype,
                 ["vocab_size"] = VocabSize,
@@ -171,16 +198,16 @@ public sealed record ModelConfig
     static int Int(JsonObject o, string key) =>
         OptInt(o, key) ?? throw new FormatException($"config.json: required field '{key}' is missing");
 
-    static int? OptInt(JsonObject? o, string key) =>
+    internal static int? OptInt(JsonObject? o, string key) =>
         o?[key] is JsonValue v && v.GetValueKind() == JsonValueKind.Number ? (int)v.GetValue<double>() : null;
 
-    static double? OptDouble(JsonObject? o, string key) =>
+    internal static double? OptDouble(JsonObject? o, string key) =>
         o?[key] is JsonValue v && v.GetValueKind() == JsonValueKind.Number ? v.GetValue<double>() : null;
 
-    static bool? OptBool(JsonObject o, string key) =>
+    internal static bool? OptBool(JsonObject o, string key) =>
         o[key] is JsonValue v && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False ? v.GetValue<bool>() : null;
 
-    static string? Str(JsonObject o, string key) =>
+    internal static string? Str(JsonObject o, string key) =>
         o[key] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
 
     static int[] IntList(JsonNode? node) => node switch

@@ -25,8 +25,8 @@ internal sealed class ModelCatalog(LoraDbContext db, LoraOptions options, ILogge
             }
             catch (Exception e)
             {
-                logger.LogWarning("Skipping model folder {Name}: {Reason}", name, e.Message);
-                continue;
+                logger.LogWarning("Model folder {Name} cannot be read: {Reason}", name, e.Message);
+                info = Unreadable(e.Message);
             }
             seen.Add(name);
             if (!rows.TryGetValue(name, out var row))
@@ -41,11 +41,17 @@ internal sealed class ModelCatalog(LoraDbContext db, LoraOptions options, ILogge
             row.HasTokenizer = info.HasTokenizer;
             row.LoraTargets = [.. info.LoraTargets];
             row.ChatTemplate = info.ChatTemplate;
+            row.Supported = info.Supported;
+            row.UnsupportedReason = info.UnsupportedReason;
         }
         db.BaseModels.RemoveRange(rows.Values.Where(r => !seen.Contains(r.Name)));
         db.SaveChanges();
         logger.LogInformation("Model catalog: {Count} model(s) in {Path}", seen.Count, options.ModelsPath);
     }
+
+    /// <summary>A folder that cannot be read at all: listed as unsupported so the reason is visible in the catalog.</summary>
+    private static ModelInfo Unreadable(string reason) =>
+        new("unknown", 0, 0, 0, 0, 0, "unknown", false, [], null, null, Supported: false, UnsupportedReason: $"cannot be read: {reason}");
 
     public void CreateRandom(NewModelSpec spec)
     {

@@ -514,6 +514,14 @@ namespace LoraService.Domain.Persistence.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("parameters");
 
+                    b.Property<bool>("Supported")
+                        .HasColumnType("boolean")
+                        .HasColumnName("supported");
+
+                    b.Property<string>("UnsupportedReason")
+                        .HasColumnType("text")
+                        .HasColumnName("unsupported_reason");
+
                     b.Property<int>("VocabSize")
                         .HasColumnType("integer")
                         .HasColumnName("vocab_size");
