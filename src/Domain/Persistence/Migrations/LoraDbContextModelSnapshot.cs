@@ -61,7 +61,6 @@ namespace LoraService.Domain.Persistence.Migrations
                         .HasColumnName("kind");
 
                     b.Property<string>("Sha256")
-                        .IsRequired()
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)")
                         .HasColumnName("sha256");
