@@ -1,0 +1,15 @@
+using LoraService.Api.Retention;
+
+namespace LoraService.Api;
+
+/// <summary>What running the service for months needs (retention, quotas, key revocation, rate limits, metrics), registered in one place.</summary>
+internal static class OperationsServices
+{
+    public static IHostApplicationBuilder AddOperations(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton(builder.Configuration.GetSection(RetentionOptions.Section).Get<RetentionOptions>() ?? new RetentionOptions());
+        builder.Services.AddSingleton<OutputExpiry>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<OutputExpiry>());
+        return builder;
+    }
+}
