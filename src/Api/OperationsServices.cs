@@ -1,3 +1,5 @@
+using LoraService.Api.Endpoints;
+using LoraService.Api.Quotas;
 using LoraService.Api.Retention;
 
 namespace LoraService.Api;
@@ -10,6 +12,13 @@ internal static class OperationsServices
         builder.Services.AddSingleton(builder.Configuration.GetSection(RetentionOptions.Section).Get<RetentionOptions>() ?? new RetentionOptions());
         builder.Services.AddSingleton<OutputExpiry>();
         builder.Services.AddHostedService(services => services.GetRequiredService<OutputExpiry>());
+        builder.Services.AddSingleton(builder.Configuration.GetSection(QuotaOptions.Section).Get<QuotaOptions>() ?? new QuotaOptions());
         return builder;
+    }
+
+    public static WebApplication MapOperationsApi(this WebApplication app)
+    {
+        app.MapUsageApi();
+        return app;
     }
 }

@@ -15,6 +15,7 @@ app.MapJobsApi();
 app.MapArtifactsApi();
 app.MapModelsApi();
 app.MapDatasetsApi();
+app.MapOperationsApi();
 app.Run();
 
 public partial class Program;

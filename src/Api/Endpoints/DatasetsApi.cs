@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using LoraService.Api.Auth;
 using LoraService.Api.Datasets;
+using LoraService.Api.Quotas;
 using LoraService.Datasets;
 using LoraService.Domain.Artifacts;
 using LoraService.Domain.Datasets;
@@ -40,19 +41,25 @@ internal static class DatasetsApi
     }
 
     private static async Task<Results<Created<DatasetResponse>, ProblemHttpResult>> Upload(
-        HttpContext http, ClaimsPrincipal user, LoraDbContext db, IArtifactStore store, DatasetUploadOptions options, CancellationToken ct)
+        HttpContext http, ClaimsPrincipal user, LoraDbContext db, IArtifactStore store, DatasetUploadOptions options, QuotaOptions quotas, CancellationToken ct)
     {
         if (!(http.Request.ContentType ?? "").StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase))
             return TypedResults.Problem(statusCode: 415, title: "Send multipart/form-data with a 'file' field.");
         if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
             size.MaxRequestBodySize = options.MaxUploadBytes + (1 << 20);
 
+        var storage = await StorageQuota.LeftAsync(db, quotas, user.TenantId(), ct);
+        if (storage is { Left: <= 0 }) return storage.Refuse();
         var dataset = new Dataset { TenantId = user.TenantId(), Name = "", Format = "", Sha256 = "", StorageKey = "" };
         var key = $"datasets/{dataset.TenantId:N}/{dataset.Id:N}.jsonl";
         UploadOutcome upload;
         try
         {
-            upload = await new DatasetUploader(store, options).ReadAsync(http.Request, key, ct);
+            upload = await new DatasetUploader(store, options).ReadAsync(http.Request, key, Math.Min(options.MaxUploadBytes, storage?.Left ?? long.MaxValue), ct);
+        }
+        catch (UploadTooLargeException e) when (storage is not null && e.Limit == storage.Left && storage.Left < options.MaxUploadBytes)
+        {
+            return storage.Refuse();
         }
         catch (UploadTooLargeException e)
         {

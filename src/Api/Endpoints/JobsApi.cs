@@ -3,6 +3,7 @@ using LoraService.Tokenization;
 using System.Security.Claims;
 using LoraService.Api.Auth;
 using LoraService.Api.Jobs;
+using LoraService.Api.Quotas;
 using LoraService.Domain.Jobs;
 using LoraService.Domain.Persistence;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -47,6 +48,7 @@ internal static class JobsApi
         LoraDbContext db,
         JobSpecCheck check,
         JobQueue queue,
+        QuotaOptions quotas,
         CancellationToken ct)
     {
         var tenantId = user.TenantId();
@@ -61,6 +63,8 @@ internal static class JobsApi
         if (dryRun is true)
             return await DryRunAsync(dryRuns, spec, tenantId, queue.Queue, ct);
 
+        if (QuotaProblems.ForNewJob(quotas.For(tenantId), await TenantUsage.ReadAsync(db, tenantId, ct)) is { } refused)
+            return refused;
         var job = new FineTuneJob { TenantId = tenantId, Spec = spec, Name = spec.Name, Tags = [.. spec.Tags], IdempotencyKey = idempotencyKey, Queue = queue.Queue };
         db.Jobs.Add(job);
         db.JobEvents.Add(JobEvent.Create(job.Id, "Job created", new { queue = queue.Queue }));
