@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using LoraService.Api.Auth;
 using LoraService.Api.Endpoints;
 using LoraService.Api.Quotas;
 using LoraService.Api.Retention;
@@ -13,12 +15,16 @@ internal static class OperationsServices
         builder.Services.AddSingleton<OutputExpiry>();
         builder.Services.AddHostedService(services => services.GetRequiredService<OutputExpiry>());
         builder.Services.AddSingleton(builder.Configuration.GetSection(QuotaOptions.Section).Get<QuotaOptions>() ?? new QuotaOptions());
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<ApiKeyCache>();
+        builder.Services.AddHostedService<ApiKeyRevocations>();
         return builder;
     }
 
     public static WebApplication MapOperationsApi(this WebApplication app)
     {
         app.MapUsageApi();
+        app.MapApiKeysApi();
         return app;
     }
 }
