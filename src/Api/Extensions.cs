@@ -89,6 +89,7 @@ internal static class Extensions
         app.UseDashboard();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRateLimiter();
         return app;
     }
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using LoraService.Api.Auth;
 using LoraService.Api.Endpoints;
 using LoraService.Api.Quotas;
+using LoraService.Api.RateLimits;
 using LoraService.Api.Retention;
 
 namespace LoraService.Api;
@@ -18,6 +19,7 @@ internal static class OperationsServices
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ApiKeyCache>();
         builder.Services.AddHostedService<ApiKeyRevocations>();
+        builder.Services.AddApiRateLimits(builder.Configuration.GetSection(RateLimitOptions.Section).Get<RateLimitOptions>() ?? new RateLimitOptions());
         return builder;
     }
 
