@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using LoraService.Api.Auth;
 using LoraService.Api.Endpoints;
+using LoraService.Api.Observability;
 using LoraService.Api.Quotas;
 using LoraService.Api.RateLimits;
 using LoraService.Api.Retention;
@@ -19,6 +20,7 @@ internal static class OperationsServices
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ApiKeyCache>();
         builder.Services.AddHostedService<ApiKeyRevocations>();
+        builder.Services.AddHostedService<JobGauges>();
         builder.Services.AddApiRateLimits(builder.Configuration.GetSection(RateLimitOptions.Section).Get<RateLimitOptions>() ?? new RateLimitOptions());
         return builder;
     }

@@ -7,6 +7,7 @@ using LoraService.Domain.Artifacts;
 using LoraService.Domain.Datasets;
 using LoraService.Domain.Jobs;
 using LoraService.Domain.Persistence;
+using LoraService.ServiceDefaults.Observability;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -79,6 +80,7 @@ internal static class DatasetsApi
             errors["format"] = [$"format is {requested.ToWireName()} but the file's rows are {validation.Format?.ToWireName()}."];
         if (errors.Count > 0 || validation?.Format is not { } format)
         {
+            if (validation is not null) ServiceMetrics.ValidationErrors.Add(validation.TotalErrorCount);
             if (upload.TempPath is not null) File.Delete(upload.TempPath);
             var problem = ApiProblems.Unprocessable(errors, "The dataset was rejected; nothing was stored.");
             if (validation is not null) problem.ProblemDetails.Extensions["total_errors"] = validation.TotalErrorCount;
@@ -92,6 +94,7 @@ internal static class DatasetsApi
             Rows = validation.RowCount, Bytes = validation.ByteCount, Sha256 = validation.Sha256,
         };
         store.Commit(upload.TempPath!, key);
+        ServiceMetrics.UploadBytes.Add(dataset.Bytes);
         try
         {
             db.Datasets.Add(dataset);

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using LoraService.ServiceDefaults.Jobs;
+using LoraService.ServiceDefaults.Observability;
 using Npgsql;
 
 namespace LoraService.Api.Endpoints;
@@ -79,6 +80,7 @@ internal static class JobsApi
             return TypedResults.Ok(JobResponse.From((await FindByIdempotencyKey(db, tenantId, idempotencyKey, ct))!));
         }
 
+        ServiceMetrics.JobsCreated.Add(1);
         await queue.WakeAsync(db, job, ct);
         return TypedResults.Created($"/api/v1/jobs/{job.Id}", JobResponse.From(job));
     }

@@ -2,6 +2,7 @@ using LoraService.Domain.Artifacts;
 using LoraService.Domain.Jobs;
 using LoraService.Domain.Persistence;
 using LoraService.ServiceDefaults.Jobs;
+using LoraService.ServiceDefaults.Observability;
 using Microsoft.EntityFrameworkCore;
 
 namespace LoraService.Worker.Jobs;
@@ -93,6 +94,9 @@ internal sealed class JobFinisher(IServiceScopeFactory scopes, IArtifactStore st
         }
         await db.SaveChangesAsync();
         await transaction.CommitAsync();
+        ServiceMetrics.JobsFinished.Add(1, new KeyValuePair<string, object?>("status", job.Status.ToString().ToLowerInvariant()));
+        if (job is { FinishedAt: { } finished, StartedAt: { } started })
+            ServiceMetrics.JobDuration.Record((finished - started).TotalSeconds, new KeyValuePair<string, object?>("status", job.Status.ToString().ToLowerInvariant()));
         if (job.Status == JobStatus.Succeeded && CheckpointRetention.PrunesOnSuccess(job.Spec)) JobFiles.DeleteCheckpoints(store, job.Id);
         if (wake) wakeUps.WakeUp(job.Id, job.Queue);
     }
