@@ -1,23 +1,14 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using LoraService.TestSupport;
-using Microsoft.AspNetCore.Mvc.Testing;
 
 namespace LoraService.Api.Tests;
 
 public sealed class ApiKeysTests(ApiFactory factory) : IClassFixture<ApiFactory>
 {
     private HttpClient Admin => factory.CreateClient(TestKeys.Admin);
-
-    private static HttpClient WithKey(WebApplicationFactory<Program> host, string key)
-    {
-        var client = host.CreateClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return client;
-    }
 
     private async Task<(Guid Tenant, Guid KeyId, string Key)> IssueAsync(object? body = null)
     {
@@ -33,8 +24,8 @@ public sealed class ApiKeysTests(ApiFactory factory) : IClassFixture<ApiFactory>
     {
         var (tenant, keyId, key) = await IssueAsync();
         using var second = factory.WithWebHostBuilder(_ => { });
-        var first = WithKey(factory, key);
-        var other = WithKey(second, key);
+        var first = factory.CreateClient(key);
+        var other = second.CreateClient(key);
         // Both instances have verified the key and cache it (for longer than a second).
         Assert.Equal(HttpStatusCode.OK, (await first.GetAsync("/api/v1/me")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await other.GetAsync("/api/v1/me")).StatusCode);
@@ -58,7 +49,7 @@ public sealed class ApiKeysTests(ApiFactory factory) : IClassFixture<ApiFactory>
     {
         var expires = DateTimeOffset.UtcNow.AddDays(30);
         var (tenant, keyId, key) = await IssueAsync(new { name = "deploy", expires_at = expires });
-        Assert.Equal(HttpStatusCode.OK, (await WithKey(factory, key).GetAsync("/api/v1/me")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await factory.CreateClient(key).GetAsync("/api/v1/me")).StatusCode);
 
         var list = await Admin.GetFromJsonAsync<JsonElement>($"/api/v1/tenants/{tenant}/keys");
 
@@ -76,7 +67,7 @@ public sealed class ApiKeysTests(ApiFactory factory) : IClassFixture<ApiFactory>
     public async Task An_expired_key_answers_401_and_a_past_expiry_is_refused()
     {
         var (tenant, _, key) = await IssueAsync(new { expires_at = DateTimeOffset.UtcNow.AddSeconds(2) });
-        var client = WithKey(factory, key);
+        var client = factory.CreateClient(key);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/v1/me")).StatusCode);
         await Task.Delay(TimeSpan.FromSeconds(2.5));
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/v1/me")).StatusCode);

@@ -27,8 +27,7 @@ public sealed class PrometheusMetricsTests(ApiFactory factory) : IClassFixture<A
     {
         using var host = factory.WithWebHostBuilder(b => b.UseSetting("Metrics:JobsPollSeconds", "0.2"));
         var anonymous = host.CreateClient();
-        var admin = host.CreateClient();
-        admin.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", TestKeys.Admin);
+        var admin = host.CreateClient(TestKeys.Admin);
         async Task<string> ScrapeAsync()
         {
             var response = await anonymous.GetAsync("/metrics");

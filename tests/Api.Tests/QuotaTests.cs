@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
@@ -19,9 +18,7 @@ public sealed class QuotaTests(ApiFactory factory) : IClassFixture<ApiFactory>
         {
             foreach (var (name, value) in quotas) b.UseSetting($"Quotas:Tenants:{tenant}:{name}", value);
         });
-        var client = host.CreateClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return (tenant, client, host);
+        return (tenant, host.CreateClient(key), host);
     }
 
     private static async Task AssertQuotaProblemAsync(HttpResponseMessage response, HttpStatusCode status, string quota, long limit)

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using LoraService.TestSupport;
@@ -16,13 +15,7 @@ public sealed class RateLimitTests(ApiFactory factory) : IClassFixture<ApiFactor
         using var host = factory.WithWebHostBuilder(b => b
             .UseSetting("RateLimits:Groups:me:PermitLimit", "2")
             .UseSetting("RateLimits:Groups:me:WindowSeconds", "60"));
-        HttpClient Client(string key)
-        {
-            var client = host.CreateClient();
-            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-            return client;
-        }
-        var admin = Client(TestKeys.Admin);
+        var admin = host.CreateClient(TestKeys.Admin);
 
         Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/api/v1/me")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/api/v1/me/usage")).StatusCode);
@@ -34,6 +27,6 @@ public sealed class RateLimitTests(ApiFactory factory) : IClassFixture<ApiFactor
         Assert.Equal("me", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("group").GetString());
         // Another group of the same key, and the same group for another key, are counted apart (and the default is unlimited).
         Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/api/v1/datasets")).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await Client(otherKey).GetAsync("/api/v1/me")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await host.CreateClient(otherKey).GetAsync("/api/v1/me")).StatusCode);
     }
 }
