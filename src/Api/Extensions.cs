@@ -32,6 +32,7 @@ internal static class Extensions
 
         builder.Services.AddSingleton(builder.Configuration.GetSection(ApiOptions.Section).Get<ApiOptions>() ?? new ApiOptions());
         builder.Services.AddOpenAiErrors();
+        builder.AddOperations();
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
         // Binding failures reach ProblemExceptionHandler in every environment, so clients always learn which field was wrong.
@@ -91,6 +92,7 @@ internal static class Extensions
         app.UseDashboard();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRateLimiter();
         return app;
     }
 

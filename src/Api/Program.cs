@@ -17,6 +17,7 @@ app.MapArtifactsApi();
 app.MapModelsApi();
 app.MapDatasetsApi();
 app.MapOpenAiApi();
+app.MapOperationsApi();
 app.Run();
 
 public partial class Program;

@@ -3,6 +3,7 @@ using Hangfire.PostgreSql;
 using LoraService.Domain;
 using LoraService.Domain.Persistence;
 using LoraService.ServiceDefaults.Jobs;
+using LoraService.ServiceDefaults.Observability;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Routing;
@@ -33,6 +34,7 @@ public static class Extensions
 
         builder.Services.AddHealthChecks()
             .AddDbContextCheck<LoraDbContext>("postgres", tags: ["ready"]);
+        builder.AddServiceMetrics();
         return builder;
     }
 
@@ -76,11 +78,12 @@ public static class Extensions
         return builder;
     }
 
-    /// <summary>/health/live: the process answers. /health/ready: PostgreSQL answers too.</summary>
+    /// <summary>/health/live: the process answers. /health/ready: PostgreSQL answers too. /metrics: Prometheus.</summary>
     public static IEndpointRouteBuilder MapDefaultHealthChecks(this IEndpointRouteBuilder app)
     {
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") }).AllowAnonymous();
+        app.MapPrometheusScrapingEndpoint(ServiceMetrics.Path).AllowAnonymous();
         return app;
     }
 }

@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using LoraService.TestSupport;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -24,13 +23,6 @@ public sealed class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         ApiHostSettings.Apply(builder, _database, _data);
-    }
-
-    public HttpClient CreateClient(string apiKey)
-    {
-        var client = CreateClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
-        return client;
     }
 
     async Task IAsyncLifetime.DisposeAsync()

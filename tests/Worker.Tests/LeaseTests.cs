@@ -40,11 +40,11 @@ public sealed class LeaseTests : IAsyncLifetime
         await _database.DisposeAsync();
     }
 
-    private async Task<Guid> SeedAsync(Action<FineTuneJob>? arrange = null, string queue = "cpu", int? maxAttempts = null)
+    private async Task<Guid> SeedAsync(Action<FineTuneJob>? arrange = null, string queue = "cpu", int? maxAttempts = null, int keepCheckpoints = JobDefaults.KeepCheckpoints)
     {
         await using var db = _database.CreateContext();
         var tenant = new Tenant { Name = "t-" + Guid.NewGuid().ToString("N")[..6] };
-        var job = new FineTuneJob { TenantId = tenant.Id, Queue = queue, Spec = new JobSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid().ToString(), MaxAttempts = maxAttempts } };
+        var job = new FineTuneJob { TenantId = tenant.Id, Queue = queue, Spec = new JobSpec { BaseModel = "m", TrainingDataset = Guid.NewGuid().ToString(), MaxAttempts = maxAttempts, KeepCheckpoints = keepCheckpoints } };
         arrange?.Invoke(job);
         db.AddRange(tenant, job);
         await db.SaveChangesAsync();
@@ -237,8 +237,8 @@ public sealed class LeaseTests : IAsyncLifetime
         Assert.Equal(2, _queue.WokenJobs.Count(j => j == id));
     }
 
-    private JobFinisher Finisher() => new(_services.GetRequiredService<IServiceScopeFactory>(),
-        new LoraService.Domain.Artifacts.FileSystemArtifactStore(Directory.CreateTempSubdirectory("lease-tests-").FullName), new JobWakeUps(_queue), NullLogger<JobFinisher>.Instance);
+    private JobFinisher Finisher(LoraService.Domain.Artifacts.IArtifactStore? store = null) => new(_services.GetRequiredService<IServiceScopeFactory>(),
+        store ?? new LoraService.Domain.Artifacts.FileSystemArtifactStore(Directory.CreateTempSubdirectory("lease-tests-").FullName), new JobWakeUps(_queue), NullLogger<JobFinisher>.Instance);
 
     private static AttemptOutcome Completed(int steps) =>
         new("completed", $"{steps}/{steps} steps", new LoraService.Contracts.Attempts.AttemptResult("completed", steps, steps, 100, []));
@@ -270,6 +270,34 @@ public sealed class LeaseTests : IAsyncLifetime
         var ended = await ReadAsync(id);
         Assert.Equal(JobStatus.Succeeded, ended.Status);
         Assert.Equal((5, 5, 100L, (double?)null), (ended.Progress.Step, ended.Progress.TotalSteps, ended.Progress.TokensSeen, ended.Progress.EtaSeconds));
+    }
+
+    [Theory]
+    [InlineData(2, true)]
+    [InlineData(0, false)]
+    public async Task A_succeeded_job_loses_its_checkpoints_unless_its_spec_keeps_all(int keepCheckpoints, bool pruned)
+    {
+        var store = new LoraService.Domain.Artifacts.FileSystemArtifactStore(Directory.CreateTempSubdirectory("retention-").FullName);
+        var id = await SeedAsync(keepCheckpoints: keepCheckpoints);
+        var claimed = (await ClaimAsync("w"))!;
+        await using (var db = _database.CreateContext())
+        {
+            foreach (var step in new[] { 4, 5 })
+            {
+                var key = $"{JobStorageKeys.Checkpoints(id)}/checkpoint-{step:D8}";
+                Directory.CreateDirectory(store.PathFor(key));
+                await File.WriteAllBytesAsync(Path.Combine(store.PathFor(key), "trainable.bin"), new byte[1000]);
+                db.Checkpoints.Add(new JobCheckpoint { JobId = id, Step = step, StorageKey = key, Bytes = 1000 });
+            }
+            await db.SaveChangesAsync();
+        }
+
+        await Finisher(store).FinishAsync(new JobLease(_dataSource, id, claimed.TenantId, claimed.Attempt, "w"), claimed, Completed(5), null);
+
+        Assert.Equal(JobStatus.Succeeded, (await ReadAsync(id)).Status);
+        await using var check = _database.CreateContext();
+        Assert.Equal(pruned ? 0 : 2, await check.Checkpoints.CountAsync(c => c.JobId == id));
+        Assert.Equal(pruned ? 0 : 2000, LoraService.Domain.Jobs.JobFiles.Bytes(store, JobStorageKeys.Checkpoints(id)));
     }
 
     [Fact]

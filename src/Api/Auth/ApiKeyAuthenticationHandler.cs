@@ -5,27 +5,25 @@ using LoraService.Domain.Persistence;
 using LoraService.Domain.Tenants;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 
 namespace LoraService.Api.Auth;
 
 /// <summary>
 /// Accepts <c>Authorization: Bearer &lt;key&gt;</c>, or HTTP Basic with the key as password (so a browser can open /hangfire).
-/// Verified keys are cached briefly: metric polling must not cost a database round trip per request.
+/// Verified keys are cached briefly (<see cref="ApiKeyCache"/>); revoked and expired keys answer 401.
 /// </summary>
 internal sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
     LoraDbContext db,
-    IMemoryCache cache)
+    ApiKeyCache cache,
+    TimeProvider clock)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
-    private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(30);
-
-    private sealed record VerifiedKey(Guid KeyId, Guid TenantId, bool IsAdmin);
+    private static readonly TimeSpan LastUsedPrecision = TimeSpan.FromMinutes(1);
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -33,19 +31,23 @@ internal sealed class ApiKeyAuthenticationHandler(
         if (key is null) return AuthenticateResult.NoResult();
         if (!ApiKeySecret.TryGetPrefix(key, out var prefix)) return AuthenticateResult.Fail("Malformed API key.");
 
-        var cacheKey = "apikey:" + ApiKeySecret.Hash(key);
-        if (!cache.TryGetValue(cacheKey, out VerifiedKey? verified))
+        var hash = ApiKeySecret.Hash(key);
+        var verified = cache.Get(hash);
+        if (verified is null)
         {
             var row = await db.ApiKeys.AsNoTracking().SingleOrDefaultAsync(k => k.Prefix == prefix, Context.RequestAborted);
-            if (row is null || row.RevokedAt is not null || !ApiKeySecret.Matches(key, row.Hash))
-                return AuthenticateResult.Fail("Unknown or revoked API key.");
+            var now = clock.GetUtcNow();
+            if (row is null || row.RevokedAt is not null || row.ExpiresAt <= now || !ApiKeySecret.Matches(key, row.Hash))
+                return AuthenticateResult.Fail("Unknown, revoked or expired API key.");
             verified = new VerifiedKey(row.Id, row.TenantId, row.IsAdmin);
-            cache.Set(cacheKey, verified, CacheFor);
+            cache.Set(hash, verified, row.ExpiresAt);
+            if (row.LastUsedAt is not { } used || now - used >= LastUsedPrecision)
+                await db.ApiKeys.Where(k => k.Id == row.Id).ExecuteUpdateAsync(s => s.SetProperty(k => k.LastUsedAt, now), Context.RequestAborted);
         }
 
         var identity = new ClaimsIdentity(
         [
-            new Claim(ApiKeyClaims.TenantId, verified!.TenantId.ToString()),
+            new Claim(ApiKeyClaims.TenantId, verified.TenantId.ToString()),
             new Claim(ApiKeyClaims.KeyId, verified.KeyId.ToString()),
             new Claim(ApiKeyClaims.IsAdmin, verified.IsAdmin ? "true" : "false"),
         ], SchemeName);

@@ -1,9 +1,11 @@
 using System.Text.Json;
+using LoraService.Api.Quotas;
 using LoraService.Datasets;
 using LoraService.Domain.Artifacts;
 using LoraService.Domain.Datasets;
 using LoraService.Domain.Jobs;
 using LoraService.Domain.Persistence;
+using LoraService.ServiceDefaults.Observability;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.EntityFrameworkCore;
 
@@ -12,14 +14,16 @@ namespace LoraService.Api.Datasets;
 /// <summary>A stored dataset with a preview of its first rows, and the multipart form's <c>purpose</c> (OpenAI's files API).</summary>
 internal sealed record DatasetAccepted(Dataset Dataset, IReadOnlyList<JsonElement> Preview, string? Purpose);
 
-/// <summary>Why an upload stored nothing: an HTTP status, a title, and (for 422) field errors with the count of line errors.</summary>
-internal sealed record DatasetRejected(int Status, string Title, string? Detail, IReadOnlyDictionary<string, string[]> Errors, long? TotalErrors);
+/// <summary>Why an upload stored nothing: an HTTP status, a title, and (for 422) field errors with the count of line errors;
+/// a quota refusal names the quota in <paramref name="Extensions"/>.</summary>
+internal sealed record DatasetRejected(int Status, string Title, string? Detail, IReadOnlyDictionary<string, string[]> Errors, long? TotalErrors,
+    IDictionary<string, object?>? Extensions = null);
 
 /// <summary>
 /// The one upload path of both APIs (native datasets and OpenAI files): stream the multipart file through the JSONL
 /// validator into the store, then commit it and its row, or store nothing and say why.
 /// </summary>
-internal sealed class DatasetIntake(LoraDbContext db, IArtifactStore store, DatasetUploadOptions options)
+internal sealed class DatasetIntake(LoraDbContext db, IArtifactStore store, DatasetUploadOptions options, QuotaOptions quotas)
 {
     public async Task<(DatasetAccepted? Accepted, DatasetRejected? Rejected)> UploadAsync(HttpContext http, Guid tenantId, CancellationToken ct)
     {
@@ -28,12 +32,18 @@ internal sealed class DatasetIntake(LoraDbContext db, IArtifactStore store, Data
         if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
             size.MaxRequestBodySize = options.MaxUploadBytes + (1 << 20);
 
+        var storage = await StorageQuota.LeftAsync(db, quotas, tenantId, ct);
+        if (storage is { Left: <= 0 }) return (null, storage.Rejection());
         var id = Guid.CreateVersion7();
         var key = $"datasets/{tenantId:N}/{id:N}.jsonl";
         UploadOutcome upload;
         try
         {
-            upload = await new DatasetUploader(store, options).ReadAsync(http.Request, key, ct);
+            upload = await new DatasetUploader(store, options).ReadAsync(http.Request, key, Math.Min(options.MaxUploadBytes, storage?.Left ?? long.MaxValue), ct);
+        }
+        catch (UploadTooLargeException e) when (storage is not null && e.Limit == storage.Left && storage.Left < options.MaxUploadBytes)
+        {
+            return (null, storage.Rejection());
         }
         catch (UploadTooLargeException e)
         {
@@ -53,6 +63,7 @@ internal sealed class DatasetIntake(LoraDbContext db, IArtifactStore store, Data
             errors["format"] = [$"format is {requested.ToWireName()} but the file's rows are {validation.Format?.ToWireName()}."];
         if (errors.Count > 0 || validation?.Format is not { } format)
         {
+            if (validation is not null) ServiceMetrics.ValidationErrors.Add(validation.TotalErrorCount);
             if (upload.TempPath is not null) File.Delete(upload.TempPath);
             return (null, new DatasetRejected(422, "The dataset was rejected; nothing was stored.", null, errors, validation?.TotalErrorCount));
         }
@@ -64,6 +75,7 @@ internal sealed class DatasetIntake(LoraDbContext db, IArtifactStore store, Data
             Rows = validation.RowCount, Bytes = validation.ByteCount, Sha256 = validation.Sha256,
         };
         store.Commit(upload.TempPath!, key);
+        ServiceMetrics.UploadBytes.Add(dataset.Bytes);
         try
         {
             db.Datasets.Add(dataset);

@@ -16,7 +16,8 @@ internal sealed record UploadOutcome(
 /// </summary>
 internal sealed class DatasetUploader(IArtifactStore store, DatasetUploadOptions options)
 {
-    public async Task<UploadOutcome> ReadAsync(HttpRequest request, string key, CancellationToken ct)
+    /// <summary><paramref name="maxBytes"/>: the upload limit, or less where the tenant's storage quota leaves less.</summary>
+    public async Task<UploadOutcome> ReadAsync(HttpRequest request, string key, long maxBytes, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
         string? name = null, fileName = null, tempPath = null, formatText = null, purpose = null;
@@ -38,7 +39,7 @@ internal sealed class DatasetUploader(IArtifactStore store, DatasetUploadOptions
                     tempPath = store.NewTempPath(key);
                     await using var file = new FileStream(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
                     validation = await JsonlValidator.ValidateAsync(
-                        new LengthLimitedStream(section.Body, options.MaxUploadBytes),
+                        new LengthLimitedStream(section.Body, maxBytes),
                         new DatasetValidationOptions(expected, options.MaxLineBytes, options.MaxReportedErrors),
                         file, ct);
                 }

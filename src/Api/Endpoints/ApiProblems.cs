@@ -12,4 +12,8 @@ internal static class ApiProblems
             Title = title,
             Type = "https://tools.ietf.org/html/rfc9110#section-15.5.21",
         });
+
+    /// <summary>409 as application/problem+json (a <c>Conflict&lt;ProblemDetails&gt;</c> would be plain JSON).</summary>
+    public static ProblemHttpResult Conflict(string title, string detail) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: title, detail: detail);
 }

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using LoraService.Api.Artifacts;
 using LoraService.Api.Auth;
 using LoraService.Domain.Artifacts;
 using LoraService.Domain.Persistence;
@@ -16,7 +17,8 @@ internal static class ArtifactsApi
             .MapGet("/{id:guid}/content", Download)
             .WithSummary("Download an artifact (streamed; Range, ETag and SHA-256 supported)")
             .WithDescription("The ETag is the file's SHA-256; the same value is in the X-Checksum-Sha256 header. " +
-                "Artifacts are found by id only: no client path ever reaches the file system.");
+                "Artifacts are found by id only: no client path ever reaches the file system. An archive (*_archive) is zipped on its first " +
+                "download and kept; until then its listing shows bytes 0 and sha256 null.");
         return app;
     }
 
@@ -24,6 +26,7 @@ internal static class ArtifactsApi
         Guid id, ClaimsPrincipal user, LoraDbContext db, IArtifactStore store, HttpResponse response, CancellationToken ct)
     {
         var artifact = await db.Artifacts.AsNoTracking().SingleOrDefaultAsync(a => a.Id == id && a.TenantId == user.TenantId(), ct);
+        if (artifact is not null && ArchiveBuilder.IsArchive(artifact)) artifact = await ArchiveBuilder.EnsureBuiltAsync(db, store, artifact, ct);
         if (artifact is null || !store.Exists(artifact.StorageKey)) return TypedResults.NotFound();
         response.Headers["X-Checksum-Sha256"] = artifact.Sha256;
         return TypedResults.File(store.OpenRead(artifact.StorageKey), artifact.ContentType, artifact.FileName,

@@ -43,7 +43,7 @@ internal static class DatasetsApi
         if (rejected is not null)
         {
             if (rejected.Status != StatusCodes.Status422UnprocessableEntity)
-                return TypedResults.Problem(statusCode: rejected.Status, title: rejected.Title, detail: rejected.Detail);
+                return TypedResults.Problem(statusCode: rejected.Status, title: rejected.Title, detail: rejected.Detail, extensions: rejected.Extensions);
             var problem = ApiProblems.Unprocessable(rejected.Errors, rejected.Title);
             if (rejected.TotalErrors is { } total) problem.ProblemDetails.Extensions["total_errors"] = total;
             return problem;

@@ -36,7 +36,7 @@ internal static class JobDetailsApi
 
     public sealed record CheckpointResponse(Guid Id, int Step, long Bytes, System.Text.Json.JsonElement? Metrics, DateTimeOffset CreatedAt);
 
-    public sealed record ArtifactResponse(Guid Id, string Kind, string FileName, string ContentType, long Bytes, string Sha256, DateTimeOffset CreatedAt, string DownloadUrl);
+    public sealed record ArtifactResponse(Guid Id, string Kind, string FileName, string ContentType, long Bytes, string? Sha256, DateTimeOffset CreatedAt, string DownloadUrl);
 
     private static async Task<Results<Ok<IReadOnlyList<EventResponse>>, NotFound>> GetEvents(
         Guid id, long? after, int? limit, ClaimsPrincipal user, LoraDbContext db, IMemoryCache cache, CancellationToken ct)

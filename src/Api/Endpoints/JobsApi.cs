@@ -3,11 +3,14 @@ using LoraService.Tokenization;
 using System.Security.Claims;
 using LoraService.Api.Auth;
 using LoraService.Api.Jobs;
+using LoraService.Api.Quotas;
 using LoraService.Domain.Jobs;
 using LoraService.Domain.Persistence;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using LoraService.ServiceDefaults.Jobs;
+using LoraService.ServiceDefaults.Observability;
 using Npgsql;
 
 namespace LoraService.Api.Endpoints;
@@ -33,6 +36,7 @@ internal static class JobsApi
             .WithSummary("Retry a failed job; it resumes from its last checkpoint as a new attempt")
             .WithDescription("Only for a `failed` job (e.g. `worker_lost`, `crashed`, `out_of_memory`, `hung`); its attempt budget starts afresh. 409 otherwise.");
         jobs.MapJobDetailsApi();
+        jobs.MapJobDeletionApi();
         return app;
     }
 
@@ -45,6 +49,7 @@ internal static class JobsApi
         LoraDbContext db,
         JobSpecCheck check,
         JobQueue queue,
+        QuotaOptions quotas,
         CancellationToken ct)
     {
         var tenantId = user.TenantId();
@@ -59,6 +64,8 @@ internal static class JobsApi
         if (dryRun is true)
             return await DryRunAsync(dryRuns, spec, tenantId, queue.Queue, ct);
 
+        if (QuotaProblems.ForNewJob(quotas.For(tenantId), await TenantUsage.ReadAsync(db, tenantId, ct)) is { } refused)
+            return refused;
         var job = JobSubmission.Add(db, tenantId, spec, idempotencyKey, queue.Queue);
         try
         {
@@ -71,6 +78,7 @@ internal static class JobsApi
             return TypedResults.Ok(JobResponse.From((await FindByIdempotencyKey(db, tenantId, idempotencyKey, ct))!));
         }
 
+        ServiceMetrics.JobsCreated.Add(1);
         await queue.WakeAsync(db, job, ct);
         return TypedResults.Created($"/api/v1/jobs/{job.Id}", JobResponse.From(job));
     }

@@ -1,3 +1,5 @@
+using LoraService.Api.Quotas;
+using LoraService.ServiceDefaults.Observability;
 using System.Security.Claims;
 using LoraService.Api.Auth;
 using LoraService.Api.Endpoints;
@@ -28,7 +30,8 @@ internal static class OpenAiJobsApi
         return v1;
     }
 
-    private static async Task<IResult> Create(OpenAiJobRequest request, ClaimsPrincipal user, LoraDbContext db, JobSpecCheck check, JobQueue queue, CancellationToken ct)
+    private static async Task<IResult> Create(OpenAiJobRequest request, ClaimsPrincipal user, LoraDbContext db, JobSpecCheck check, JobQueue queue,
+        QuotaOptions quotas, CancellationToken ct)
     {
         var tenantId = user.TenantId();
         var (spec, param, error) = OpenAiJobMapping.ToSpec(request);
@@ -37,8 +40,12 @@ internal static class OpenAiJobsApi
         if (resolved is null)
             return OpenAiErrors.BadRequest(string.Join(" ", errors.SelectMany(e => e.Value)), OpenAiJobMapping.ParamOf(errors.Keys.First(), request));
 
+        // The same quotas as the native API; the problem becomes OpenAI's error shape under /v1.
+        if (QuotaProblems.ForNewJob(quotas.For(tenantId), await TenantUsage.ReadAsync(db, tenantId, ct)) is { } refused)
+            return refused;
         var job = JobSubmission.Add(db, tenantId, resolved, idempotencyKey: null, queue.Queue);
         await db.SaveChangesAsync(ct);
+        ServiceMetrics.JobsCreated.Add(1);
         await queue.WakeAsync(db, job, ct);
         return TypedResults.Ok(OpenAiJob.From(job, await OrganizationAsync(db, tenantId, ct)));
     }

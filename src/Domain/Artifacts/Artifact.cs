@@ -11,7 +11,8 @@ public sealed class Artifact
     public required string FileName { get; init; }
     public required string ContentType { get; init; }
     public required string StorageKey { get; init; }
-    public long Bytes { get; init; }
-    public required string Sha256 { get; init; }
+    public long Bytes { get; set; }
+    /// <summary>Null for an archive that has not been built yet: archives are zipped on their first download.</summary>
+    public string? Sha256 { get; set; }
     public DateTimeOffset CreatedAt { get; init; } = DateTimeOffset.UtcNow;
 }

@@ -12,4 +12,8 @@ public sealed class ApiKey
     public bool IsAdmin { get; init; }
     public DateTimeOffset CreatedAt { get; init; } = DateTimeOffset.UtcNow;
     public DateTimeOffset? RevokedAt { get; set; }
+    /// <summary>After this the key answers 401; null = never.</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+    /// <summary>When the key last authenticated a request, to the minute (written at most once a minute).</summary>
+    public DateTimeOffset? LastUsedAt { get; set; }
 }

@@ -1,5 +1,5 @@
 using LoraService.Domain.Persistence;
-using Microsoft.EntityFrameworkCore;
+using LoraService.ServiceDefaults.Notifications;
 
 namespace LoraService.ServiceDefaults.Jobs;
 
@@ -8,6 +8,5 @@ public static class CancelNotifications
 {
     public const string Channel = "job_cancel";
 
-    public static Task NotifyAsync(LoraDbContext db, Guid jobId, CancellationToken ct) =>
-        db.Database.ExecuteSqlRawAsync($"SELECT pg_notify('{Channel}', {{0}})", [jobId.ToString()], ct);
+    public static Task NotifyAsync(LoraDbContext db, Guid jobId, CancellationToken ct) => PgNotify.SendAsync(db, Channel, jobId.ToString(), ct);
 }

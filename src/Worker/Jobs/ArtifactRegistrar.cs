@@ -1,12 +1,12 @@
-using System.IO.Compression;
 using System.Security.Cryptography;
 using LoraService.Domain.Artifacts;
 
 namespace LoraService.Worker.Jobs;
 
 /// <summary>
-/// Records a run's output files as artifacts (size, SHA-256), and packs each output folder (adapter/, merged/, model/)
-/// into one zip so a PEFT adapter or a whole checkpoint downloads in one request.
+/// Records a run's output files as artifacts (size, SHA-256), and one archive per output folder (adapter/, merged/,
+/// model/) so a PEFT adapter or a whole checkpoint downloads in one request. Archives are zipped on their first download
+/// (the API's ArchiveBuilder), not here: most are never fetched, and a zip doubles a merged model's bytes.
 /// </summary>
 internal static class ArtifactRegistrar
 {
@@ -24,12 +24,11 @@ internal static class ArtifactRegistrar
         }
         foreach (var (folder, kind) in folders)
         {
-            var archiveKey = $"{outputKey}/{folder}.zip";
-            var archive = store.PathFor(archiveKey);
-            var temp = store.NewTempPath(archiveKey);
-            ZipFile.CreateFromDirectory(store.PathFor($"{outputKey}/{folder}"), temp, CompressionLevel.Fastest, includeBaseDirectory: true);
-            store.Commit(temp, archiveKey);
-            artifacts.Add(Describe(jobId, tenantId, kind + "_archive", archiveKey, archive, "application/zip"));
+            artifacts.Add(new Artifact
+            {
+                JobId = jobId, TenantId = tenantId, Kind = kind + "_archive", StorageKey = $"{outputKey}/{folder}.zip",
+                ContentType = "application/zip", FileName = folder + ".zip", Bytes = 0, Sha256 = null,
+            });
         }
         return artifacts;
     }

@@ -43,6 +43,7 @@ internal sealed class AttemptRunner(
         var stopAt = 0L;
         var metrics = new MetricWriter(lease);
         var progress = new ProgressBox();
+        var telemetry = new StepTelemetry(me.Name);
         var atStep = new StepMetrics();
         AttemptResult? result = null;
         AttemptError? error = null;
@@ -82,6 +83,7 @@ internal sealed class AttemptRunner(
                         metrics.Add(MetricNames.ElapsedSeconds, s.Step, s.ElapsedSeconds);
                         progress.Set(new JobProgress { Step = s.Step, TotalSteps = s.TotalSteps, Epoch = s.Epoch, TokensSeen = s.TokensSeen, EtaSeconds = Math.Round(s.EtaSeconds, 1) });
                         progress.Log(logger, job.Id, s);
+                        telemetry.Record(s);
                         break;
                     case AttemptEvaluation e:
                         foreach (var m in e.Measurements)

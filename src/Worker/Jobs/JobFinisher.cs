@@ -2,6 +2,7 @@ using LoraService.Domain.Artifacts;
 using LoraService.Domain.Jobs;
 using LoraService.Domain.Persistence;
 using LoraService.ServiceDefaults.Jobs;
+using LoraService.ServiceDefaults.Observability;
 using Microsoft.EntityFrameworkCore;
 
 namespace LoraService.Worker.Jobs;
@@ -9,7 +10,7 @@ namespace LoraService.Worker.Jobs;
 /// <summary>
 /// Ends an attempt in one transaction, only while its lease is still held (row locked, worker and attempt checked).
 /// A cancel that was accepted wins over everything: a cancelling job ends <c>cancelled</c> even if its run completed.
-/// Otherwise: completed → <c>succeeded</c> with artifacts; no steps → <c>failed</c>; a shutdown → back to the queue
+/// Otherwise: completed → <c>succeeded</c> with artifacts, its checkpoints pruned (<see cref="CheckpointRetention"/>); no steps → <c>failed</c>; a shutdown → back to the queue
 /// (<c>handed_back</c>); a crash, out-of-memory or hang → back to the queue until the job's <c>max_attempts</c>
 /// attempts ended so, then <c>failed</c> with that code; a deterministic error → <c>failed</c> at once.
 /// </summary>
@@ -60,6 +61,7 @@ internal sealed class JobFinisher(IServiceScopeFactory scopes, IArtifactStore st
                     job.MoveTo(JobStatus.Succeeded, now);
                     db.Artifacts.RemoveRange(db.Artifacts.Where(a => a.JobId == job.Id));
                     db.Artifacts.AddRange(artifacts);
+                    if (CheckpointRetention.PrunesOnSuccess(job.Spec)) db.Checkpoints.RemoveRange(db.Checkpoints.Where(c => c.JobId == job.Id));
                     Event($"Job succeeded after {outcome.Result!.StepsCompleted} steps ({outcome.Result.TokensSeen} tokens); {artifacts.Count} artifacts", "info", "succeeded");
                     break;
                 case "max_wall_time":
@@ -92,6 +94,10 @@ internal sealed class JobFinisher(IServiceScopeFactory scopes, IArtifactStore st
         }
         await db.SaveChangesAsync();
         await transaction.CommitAsync();
+        ServiceMetrics.JobsFinished.Add(1, new KeyValuePair<string, object?>("status", job.Status.ToString().ToLowerInvariant()));
+        if (job is { FinishedAt: { } finished, StartedAt: { } started })
+            ServiceMetrics.JobDuration.Record((finished - started).TotalSeconds, new KeyValuePair<string, object?>("status", job.Status.ToString().ToLowerInvariant()));
+        if (job.Status == JobStatus.Succeeded && CheckpointRetention.PrunesOnSuccess(job.Spec)) JobFiles.DeleteCheckpoints(store, job.Id);
         if (wake) wakeUps.WakeUp(job.Id, job.Queue);
     }
 
