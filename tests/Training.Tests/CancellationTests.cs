@@ -56,29 +56,7 @@ public sealed class CancellationTests
         var rows = Enumerable.Range(0, 3000).Select(i => JsonSerializer.Serialize(new { prompt = $"Q{i % 10}: tell me something long", completion = $" #### {i % 10} and more" }));
         File.WriteAllLines(dir["train.jsonl"], rows.Take(16));
         File.WriteAllLines(dir["valid.jsonl"], rows); // a baseline long enough to be interrupted
-        var spec = new FineTuneRunSpec
-        {
-            Job = new JobSpec
-            {
-                BaseModel = "tiny-llama",
-                Lora = new LoraSettings { Rank = 4 },
-                Hyperparameters = new Hyperparameters { LearningRate = 1e-2, MaxSteps = 4, BatchSize = 4, MicroBatchSize = 4, MaxSequenceLength = 32, Seed = 7 },
-                TrainingDataset = "train",
-                ValidationDataset = "valid",
-                Evaluation = new EvaluationSettings { MaxExamples = 3000 },
-                CheckpointEvery = 1,
-            },
-            ModelDirectory = model,
-            BaseModelName = "tiny-llama",
-            Datasets = new Dictionary<string, RunDataset>
-            {
-                ["train"] = new(Guid.NewGuid(), "train", dir["train.jsonl"], DatasetFormat.PromptCompletion),
-                ["valid"] = new(Guid.NewGuid(), "valid", dir["valid.jsonl"], DatasetFormat.PromptCompletion),
-            },
-            WorkDirectory = dir["work"],
-            OutputDirectory = dir["out"],
-            Device = DevicePreference.Cpu,
-        };
+        var spec = TinyRunSpec.Lora(dir, model, 4, new EvaluationSettings { MaxExamples = 3000 });
         using var cancel = new CancellationTokenSource();
         var steps = new List<int>();
         var evaluations = new List<int>();

@@ -21,29 +21,7 @@ public sealed class ProvenanceTests
         var rows = Enumerable.Range(0, 8).Select(i => JsonSerializer.Serialize(new { prompt = $"Q{i % 4}:", completion = $" #### {2 * (i % 4)}" })).ToList();
         File.WriteAllLines(dir["train.jsonl"], rows);
         File.WriteAllLines(dir["valid.jsonl"], rows.Take(4));
-        return new FineTuneRunSpec
-        {
-            Job = new JobSpec
-            {
-                BaseModel = "tiny-llama",
-                Lora = new LoraSettings { Rank = 4 },
-                Hyperparameters = new Hyperparameters { LearningRate = 1e-2, MaxSteps = steps, BatchSize = 4, MicroBatchSize = 4, MaxSequenceLength = 32, Seed = 7 },
-                TrainingDataset = "train",
-                ValidationDataset = "valid",
-                Evaluation = new EvaluationSettings { EveryNSteps = 0 },
-                CheckpointEvery = 1,
-            },
-            ModelDirectory = model,
-            BaseModelName = "tiny-llama",
-            Datasets = new Dictionary<string, RunDataset>
-            {
-                ["train"] = new(Guid.NewGuid(), "train", dir["train.jsonl"], DatasetFormat.PromptCompletion),
-                ["valid"] = new(Guid.NewGuid(), "valid", dir["valid.jsonl"], DatasetFormat.PromptCompletion),
-            },
-            WorkDirectory = dir["work"],
-            OutputDirectory = dir["out"],
-            Device = DevicePreference.Cpu,
-        };
+        return TinyRunSpec.Lora(dir, model, steps, new EvaluationSettings { EveryNSteps = 0 });
     }
 
     static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
