@@ -42,6 +42,7 @@ public sealed class OpenAiSdkEndToEndTests(Service service) : IClassFixture<Serv
                 hyperparameters = new { max_steps = 12, micro_batch_size = 4, max_sequence_length = 32 },
                 evaluation = new { target = new[] { target }, source = new[] { source }, every_n_steps = 6, max_examples = 8, max_new_tokens = 12 },
                 checkpoint_every = 6,
+                keep_checkpoints = 0, // keep every checkpoint after success (by default a succeeded job's are deleted)
             },
         })), waitUntilCompleted: false, options: null);
 
