@@ -7,6 +7,12 @@ using Microsoft.AspNetCore.Hosting;
 
 namespace LoraService.Api.Tests;
 
+/// <summary>The counters are process-wide (one Meter per process, as in production): this class runs alone, after the
+/// parallel ones, so no other test's uploads or jobs move them meanwhile.</summary>
+[CollectionDefinition(nameof(PrometheusMetricsTests), DisableParallelization = true)]
+public sealed class PrometheusMetricsCollection;
+
+[Collection(nameof(PrometheusMetricsTests))]
 public sealed class PrometheusMetricsTests(ApiFactory factory) : IClassFixture<ApiFactory>
 {
     /// <summary>The value of one series in a Prometheus text scrape (0 when absent).</summary>
