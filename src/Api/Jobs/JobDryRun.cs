@@ -2,6 +2,7 @@ using LoraService.Contracts;
 using LoraService.Contracts.Jobs;
 using LoraService.Datasets;
 using LoraService.Domain.Artifacts;
+using LoraService.Domain.Datasets;
 using LoraService.Domain.Persistence;
 using LoraService.ServiceDefaults;
 using LoraService.Tokenization;
@@ -22,9 +23,7 @@ internal sealed class JobDryRun(LoraDbContext db, IArtifactStore store, LoraOpti
 
     public async Task<JobPlanResponse> PlanAsync(JobSpec spec, Guid tenantId, string queue, CancellationToken ct)
     {
-        var references = spec.DatasetReferences().Select(d => d.Reference).Distinct().ToList();
-        var ids = references.Select(Guid.Parse).ToList();
-        var rows = await db.Datasets.AsNoTracking().Where(d => ids.Contains(d.Id) && d.TenantId == tenantId).ToDictionaryAsync(d => d.Id.ToString(), ct);
+        var rows = await db.Datasets.FindForAsync(spec, tenantId, ct);
         var files = rows.ToDictionary(r => r.Key, r => new DatasetFile(store.PathFor(r.Value.StorageKey),
             DatasetFormatNames.TryParse(r.Value.Format, out var format) ? format : throw new InvalidDataException($"dataset {r.Key} has an unknown format")));
         var modelDirectory = Path.Combine(lora.ModelsPath, spec.BaseModel!);

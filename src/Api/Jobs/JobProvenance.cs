@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using LoraService.Contracts;
 using LoraService.Contracts.Jobs;
 using LoraService.Domain.Artifacts;
+using LoraService.Domain.Datasets;
 using LoraService.Domain.Jobs;
 using LoraService.Domain.Persistence;
 using Microsoft.EntityFrameworkCore;
@@ -21,8 +22,7 @@ internal static class JobProvenance
         if (summary is { } s && s.TryGetProperty("provenance", out var written))
             return JsonNode.Parse(written.GetRawText())!;
 
-        var ids = job.Spec.DatasetReferences().Select(d => Guid.TryParse(d.Reference, out var id) ? id : Guid.Empty).Distinct().ToList();
-        var datasets = await db.Datasets.AsNoTracking().Where(d => ids.Contains(d.Id)).ToDictionaryAsync(d => d.Id.ToString(), ct);
+        var datasets = await db.Datasets.FindForAsync(job.Spec, job.TenantId, ct);
         var digests = new JsonObject();
         foreach (var (reference, dataset) in datasets)
             digests[reference] = new JsonObject { ["file"] = dataset.Name, ["sha256"] = dataset.Sha256 };

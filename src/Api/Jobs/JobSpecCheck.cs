@@ -1,4 +1,5 @@
 using LoraService.Contracts.Jobs;
+using LoraService.Domain.Datasets;
 using LoraService.Domain.Persistence;
 using Microsoft.EntityFrameworkCore;
 
@@ -16,14 +17,12 @@ internal sealed class JobSpecCheck(LoraDbContext db, JobQueueOptions queue)
             ? null
             : await db.BaseModels.AsNoTracking().SingleOrDefaultAsync(m => m.Name == spec.BaseModel, ct);
 
-        var ids = spec.DatasetReferences().Select(d => Guid.TryParse(d.Reference, out var id) ? id : Guid.Empty).Distinct().ToList();
-        // Another tenant's dataset is indistinguishable from a missing one.
-        var datasets = await db.Datasets.AsNoTracking().Where(d => ids.Contains(d.Id) && d.TenantId == tenantId).ToDictionaryAsync(d => d.Id, ct);
+        var datasets = await db.Datasets.FindForAsync(spec, tenantId, ct);
 
         var context = new JobSpecContext(
             model?.Facts(),
             $"No base model named '{spec.BaseModel}' (see GET /api/v1/models).",
-            reference => Guid.TryParse(reference, out var id) && datasets.TryGetValue(id, out var d)
+            reference => datasets.TryGetValue(reference, out var d)
                 ? new DatasetFacts(d.Id.ToString(), d.Name, d.Format)
                 : null,
             " (see GET /api/v1/datasets)");

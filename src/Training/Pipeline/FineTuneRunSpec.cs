@@ -44,16 +44,25 @@ public sealed record FineTuneRunSpec
     public RunDataset Dataset(string reference) => Datasets[reference];
 
     /// <summary>The job's rules (<see cref="JobSpecValidator"/>) against this model folder and these files; empty when usable.</summary>
-    public IReadOnlyList<string> Validate()
-    {
-        if (Job is null || Datasets is null) return ["job and datasets are required"];
-        if (string.IsNullOrWhiteSpace(WorkDirectory)) return ["work_directory is required"];
-        if (string.IsNullOrWhiteSpace(OutputDirectory)) return ["output_directory is required"];
-        return JobSpecValidator.Validate(Job, Context()).SelectMany(e => e.Value.Select(m => $"{e.Key}: {m}")).ToList();
-    }
+    public IReadOnlyList<string> Validate() => Check().Errors;
 
     /// <summary>The job with its model-dependent defaults filled in (a no-op for a spec the service resolved).</summary>
-    public JobSpec ResolvedJob() => JobSpecResolver.Resolve(Job, Context());
+    /// <exception cref="ArgumentException">The spec breaks the job rules; the message lists every problem.</exception>
+    public JobSpec ResolvedJob() => Check() switch
+    {
+        ({ } job, _) => job,
+        (_, var errors) => throw new ArgumentException($"invalid fine-tune spec: {string.Join("; ", errors)}", "spec"),
+    };
+
+    /// <summary>Validates and resolves against one reading of the model folder: the resolved job, or the problems.</summary>
+    public (JobSpec? Job, IReadOnlyList<string> Errors) Check()
+    {
+        if (Job is null || Datasets is null) return (null, ["job and datasets are required"]);
+        if (string.IsNullOrWhiteSpace(WorkDirectory)) return (null, ["work_directory is required"]);
+        if (string.IsNullOrWhiteSpace(OutputDirectory)) return (null, ["output_directory is required"]);
+        var (resolved, errors) = JobSpecResolver.Check(Job, Context());
+        return (resolved, errors.SelectMany(e => e.Value.Select(m => $"{e.Key}: {m}")).ToList());
+    }
 
     private JobSpecContext Context()
     {

@@ -1,6 +1,7 @@
 using LoraService.Contracts;
 using LoraService.Datasets;
 using LoraService.Domain.Artifacts;
+using LoraService.Domain.Datasets;
 using LoraService.Domain.Jobs;
 using LoraService.Domain.Persistence;
 using LoraService.ServiceDefaults;
@@ -37,16 +38,14 @@ internal static class RunSpecBuilder
         if (!File.Exists(Path.Combine(modelDirectory, "config.json")))
             throw new JobInputException("model_not_found", $"Base model '{spec.BaseModel}' is no longer in the models folder.");
 
-        var references = spec.DatasetReferences().Select(d => d.Reference).Distinct().ToList();
-        var ids = references.Select(r => Guid.TryParse(r, out var id) ? id : Guid.Empty).ToList();
-        var datasets = await db.Datasets.AsNoTracking().Where(d => ids.Contains(d.Id) && d.TenantId == job.TenantId).ToDictionaryAsync(d => d.Id, ct);
+        var datasets = await db.Datasets.FindForAsync(spec, job.TenantId, ct);
         var files = new Dictionary<string, RunDataset>();
-        foreach (var reference in references)
+        foreach (var reference in spec.DatasetReferences().Select(d => d.Reference).Distinct())
         {
-            if (!Guid.TryParse(reference, out var id) || !datasets.TryGetValue(id, out var dataset) || !store.Exists(dataset.StorageKey)
+            if (!datasets.TryGetValue(reference, out var dataset) || !store.Exists(dataset.StorageKey)
                 || !DatasetFormatNames.TryParse(dataset.Format, out var format))
                 throw new JobInputException("dataset_not_found", $"Dataset {reference} was deleted.");
-            files[reference] = new RunDataset(id, dataset.Name, store.PathFor(dataset.StorageKey), format);
+            files[reference] = new RunDataset(dataset.Id, dataset.Name, store.PathFor(dataset.StorageKey), format);
         }
 
         // A resumed attempt sends its journal again from the last step stored here: points the previous attempt computed

@@ -6,12 +6,8 @@ namespace LoraService.Training.Pipeline.Stages;
 internal sealed record RunContext(FineTuneRunSpec Spec, JobSpec Job, IFineTuneObserver Observer, CancellationToken Cancellation)
 {
     /// <summary>Refuses a spec the job rules reject; every setting is read from the resolved job.</summary>
-    public static RunContext Create(FineTuneRunSpec spec, IFineTuneObserver observer, CancellationToken cancellationToken)
-    {
-        if (spec.Validate() is { Count: > 0 } errors)
-            throw new ArgumentException($"invalid fine-tune spec: {string.Join("; ", errors)}", nameof(spec));
-        return new RunContext(spec, spec.ResolvedJob(), observer, cancellationToken);
-    }
+    public static RunContext Create(FineTuneRunSpec spec, IFineTuneObserver observer, CancellationToken cancellationToken) =>
+        new(spec, spec.ResolvedJob(), observer, cancellationToken);
 
     public void Info(string message) => Observer.OnEvent("info", message);
 
