@@ -54,7 +54,8 @@ internal static class WebhookAddresses
         IPAddress[] addresses;
         try
         {
-            addresses = IPAddress.TryParse(uri.IdnHost, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(uri.IdnHost, ct);
+            var host = uri.IdnHost.Trim('[', ']');
+            addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, ct);
         }
         catch (SocketException e)
         {

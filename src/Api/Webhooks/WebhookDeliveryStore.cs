@@ -88,12 +88,16 @@ internal sealed class WebhookDeliveryStore(NpgsqlDataSource db, WebhookOptions o
             await using var fail = new NpgsqlCommand(
                 """
                 WITH streak AS (
-                    UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, @now) WHERE id = @id RETURNING id, failing_since, disabled_at),
-                disabled AS (
-                    UPDATE webhook_endpoints e SET disabled_at = @now,
-                        disabled_reason = 'Every delivery failed since ' || to_char(s.failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-                    FROM streak s WHERE e.id = s.id AND s.disabled_at IS NULL AND s.failing_since < @now - make_interval(secs => @window)
-                    RETURNING e.id, e.disabled_reason),
+                    -- One UPDATE: a statement must not modify the same row twice. SET reads the row's old values.
+                    UPDATE webhook_endpoints SET
+                        failing_since = COALESCE(failing_since, @now),
+                        disabled_at = CASE WHEN disabled_at IS NULL AND failing_since < @now - make_interval(secs => @window) THEN @now ELSE disabled_at END,
+                        disabled_reason = CASE WHEN disabled_at IS NULL AND failing_since < @now - make_interval(secs => @window)
+                            THEN 'Every delivery failed since ' || to_char(failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+                            ELSE disabled_reason END
+                    WHERE id = @id
+                    RETURNING id, disabled_at, disabled_reason),
+                disabled AS (SELECT id, disabled_reason FROM streak WHERE disabled_at = @now),
                 abandoned AS (
                     UPDATE webhook_deliveries d SET status = 'abandoned', next_attempt_at = NULL, lease_until = NULL
                     FROM disabled WHERE d.endpoint_id = disabled.id AND d.status = 'pending')

@@ -26,7 +26,8 @@ internal static class WebhookHttp
 
     private static async ValueTask<Stream> ConnectAsync(DnsEndPoint endpoint, bool allowPrivate, CancellationToken ct)
     {
-        var addresses = IPAddress.TryParse(endpoint.Host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(endpoint.Host, ct);
+        var host = endpoint.Host.Trim('[', ']');
+        var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, ct);
         var allowed = allowPrivate ? addresses : [.. addresses.Where(WebhookAddresses.IsPublic)];
         if (allowed.Length == 0)
             throw new WebhookAddressRefusedException(

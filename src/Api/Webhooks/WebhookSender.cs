@@ -41,7 +41,7 @@ internal sealed class WebhookSender(WebhookOptions options, TimeProvider clock)
         {
             return new WebhookAttempt(false, null, Elapsed(started), $"timed out after {options.TimeoutSeconds:0.###} s", null);
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (e is HttpRequestException or IOException)
         {
             return new WebhookAttempt(false, null, Elapsed(started), Describe(e), null);
         }
@@ -71,7 +71,7 @@ internal sealed class WebhookSender(WebhookOptions options, TimeProvider clock)
         }
     }
 
-    private static string Describe(HttpRequestException e)
+    private static string Describe(Exception e)
     {
         for (Exception? inner = e; inner is not null; inner = inner.InnerException)
             if (inner is WebhookAddressRefusedException refused) return "refused: " + refused.Message;
