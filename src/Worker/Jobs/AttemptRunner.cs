@@ -107,10 +107,10 @@ internal sealed class AttemptRunner(
                                 atStep.At(c.Step), CheckpointsOnDisk(job.Id, c.Directory), CancellationToken.None)))
                             Stop(StopReason.LeaseLost, kill: true);
                         break;
-                    case AttemptEvent { Type: AttemptEventTypes.ForgettingBudgetExceeded } e:
+                    case AttemptEvent { Kind: AttemptEventTypes.ForgettingBudgetExceeded } e:
                         // Its evaluation's points first, so the webhook's learning and forgetting at the step are stored.
                         if (!await Fenced(() => metrics.FlushAsync()) ||
-                            !await Fenced(() => lease.AddEventAsync(e.Level, e.Message, new { step = e.Step }, e.Type, CancellationToken.None, WebhookEventTypes.ForgettingBudgetExceeded)))
+                            !await Fenced(() => lease.AddEventAsync(e.Level, e.Message, new { step = e.Step }, e.Kind, CancellationToken.None, WebhookEventTypes.ForgettingBudgetExceeded)))
                             Stop(StopReason.LeaseLost, kill: true);
                         break;
                     case AttemptEvent e:

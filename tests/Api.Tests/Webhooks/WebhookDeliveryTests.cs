@@ -1,9 +1,10 @@
-using System.Net;
 using System.Net.Http.Json;
+using System.Net;
 using System.Text.Json;
 using LoraService.Domain.Jobs;
 using LoraService.Domain.Webhooks;
 using LoraService.ServiceDefaults.Jobs;
+using LoraService.TestSupport;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -25,7 +26,7 @@ public sealed class WebhookDeliveryTests(LoopbackWebhookHost host) : IClassFixtu
         var got = await receiver.WaitForAsync(_ => true, count: 2);
         var running = got.Single(r => r.Body.Contains("\"job.running\""));
         var succeeded = got.Single(r => r.Body.Contains("\"fine_tuning.job.succeeded\""));
-        foreach (var r in got) Assert.True(SignatureCheck.IsValid(secret, r), "signature of " + r.Body);
+        foreach (var r in got) Assert.True(WebhookSignatureCheck.IsValid(secret, r), "signature of " + r.Body);
 
         var payload = JsonDocument.Parse(succeeded.Body).RootElement;
         Assert.Equal(succeeded.Id, payload.GetProperty("id").GetString());
@@ -39,10 +40,10 @@ public sealed class WebhookDeliveryTests(LoopbackWebhookHost host) : IClassFixtu
         Assert.Equal("running", JsonDocument.Parse(running.Body).RootElement.GetProperty("data").GetProperty("status").GetString());
 
         // Tampering: another body, another timestamp, another secret.
-        Assert.False(SignatureCheck.IsValid(secret, succeeded with { Body = succeeded.Body.Replace("succeeded", "failed") }));
-        Assert.False(SignatureCheck.IsValid(secret, succeeded with { Timestamp = (long.Parse(succeeded.Timestamp) + 1).ToString() }));
-        Assert.False(SignatureCheck.IsValid(WebhookEndpoint.NewSecret(), succeeded));
-        Assert.False(SignatureCheck.IsValid(secret, running with { Id = succeeded.Id }));
+        Assert.False(WebhookSignatureCheck.IsValid(secret, succeeded with { Body = succeeded.Body.Replace("succeeded", "failed") }));
+        Assert.False(WebhookSignatureCheck.IsValid(secret, succeeded with { Timestamp = (long.Parse(succeeded.Timestamp) + 1).ToString() }));
+        Assert.False(WebhookSignatureCheck.IsValid(WebhookEndpoint.NewSecret(), succeeded));
+        Assert.False(WebhookSignatureCheck.IsValid(secret, running with { Id = succeeded.Id }));
 
         var log = await Hooks.WaitForLogAsync(client, endpointId, l => l.GetArrayLength() == 2 && l.EnumerateArray().All(d => d.GetProperty("status").GetString() == "succeeded"));
         var entry = log.EnumerateArray().Single(d => d.GetProperty("event_type").GetString() == WebhookEventTypes.Succeeded);
@@ -66,7 +67,7 @@ public sealed class WebhookDeliveryTests(LoopbackWebhookHost host) : IClassFixtu
         var got = await receiver.WaitForAsync(_ => true, count: 3);
         Assert.Single(got.Select(r => r.Id).Distinct());
         Assert.Single(got.Select(r => r.Body).Distinct());
-        Assert.All(got, r => Assert.True(SignatureCheck.IsValid(secret, r)));
+        Assert.All(got, r => Assert.True(WebhookSignatureCheck.IsValid(secret, r)));
         // Backoff: each retry waited (0.2 s then 0.4 s, ±20%, capped at 0.5 s).
         Assert.True(got[1].At - got[0].At >= TimeSpan.FromMilliseconds(150), $"{got[1].At - got[0].At}");
         var log = await Hooks.WaitForLogAsync(client, endpointId, l => l[0].GetProperty("status").GetString() == "succeeded");
@@ -97,7 +98,7 @@ public sealed class WebhookDeliveryTests(LoopbackWebhookHost host) : IClassFixtu
         await using var back = await WebhookReceiver.StartAsync(first.Port);
         var got = (await back.WaitForAsync(_ => true)).First();
         Assert.Equal(cut.Id, got.Id);
-        Assert.True(SignatureCheck.IsValid(secret, got));
+        Assert.True(WebhookSignatureCheck.IsValid(secret, got));
         Assert.Equal("fine_tuning.job.failed", JsonDocument.Parse(got.Body).RootElement.GetProperty("type").GetString());
         var log = await Hooks.WaitForLogAsync(client, endpointId, l => l[0].GetProperty("status").GetString() == "succeeded");
         Assert.True(log[0].GetProperty("attempts").GetInt32() >= 3);
@@ -152,8 +153,8 @@ public sealed class WebhookDeliveryTests(LoopbackWebhookHost host) : IClassFixtu
         var again = (await receiver.WaitForAsync(_ => true, count: 2))[1];
         Assert.Equal(first.Id, again.Id);
         Assert.Equal(first.Body, again.Body);
-        Assert.True(SignatureCheck.IsValid(newSecret, again));
-        Assert.False(SignatureCheck.IsValid(oldSecret, again));
+        Assert.True(WebhookSignatureCheck.IsValid(newSecret, again));
+        Assert.False(WebhookSignatureCheck.IsValid(oldSecret, again));
         await Hooks.WaitForLogAsync(client, endpointId, l => l.GetArrayLength() == 2 && l.EnumerateArray().All(d => d.GetProperty("status").GetString() == "succeeded"));
     }
 }

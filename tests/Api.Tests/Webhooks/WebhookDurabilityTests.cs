@@ -49,7 +49,7 @@ public sealed class WebhookDurabilityTests
             var got = await receiver.WaitForAsync(_ => true, count: 2);
             Assert.Contains(got, r => r.Body.Contains(WebhookEventTypes.Succeeded) && r.Body.Contains(succeeded.Id.ToString("N")));
             Assert.Contains(got, r => r.Body.Contains(WebhookEventTypes.Cancelled) && r.Body.Contains(cancelled.Id.ToString("N")));
-            Assert.All(got, r => Assert.True(SignatureCheck.IsValid(secret, r)));
+            Assert.All(got, r => Assert.True(WebhookSignatureCheck.IsValid(secret, r)));
         }
         Directory.Delete(data, recursive: true);
     }

@@ -1,8 +1,9 @@
-using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
+using System.Net;
 using System.Text.Json;
 using LoraService.Domain.Webhooks;
+using LoraService.TestSupport;
 using Microsoft.EntityFrameworkCore;
 
 namespace LoraService.Api.Tests.Webhooks;

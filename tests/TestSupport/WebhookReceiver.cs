@@ -5,16 +5,16 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
-namespace LoraService.Api.Tests.Webhooks;
+namespace LoraService.TestSupport;
 
 /// <summary>A request as the receiver got it.</summary>
-internal sealed record ReceivedWebhook(string Id, string Timestamp, string Signature, string Body, DateTimeOffset At);
+public sealed record ReceivedWebhook(string Id, string Timestamp, string Signature, string Body, DateTimeOffset At);
 
 /// <summary>
 /// A real HTTP receiver: Kestrel on a loopback port. <see cref="Respond"/> picks the status code for each request (by
 /// its number, 1-based); it may also never answer (a hang) until the receiver is stopped.
 /// </summary>
-internal sealed class WebhookReceiver : IAsyncDisposable
+public sealed class WebhookReceiver : IAsyncDisposable
 {
     private readonly WebApplication _app;
 

@@ -1,14 +1,14 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace LoraService.Api.Tests.Webhooks;
+namespace LoraService.TestSupport;
 
 /// <summary>
 /// The Standard Webhooks check as a receiver writes it, independently of the service's signer: HMAC-SHA256 keyed with
 /// the base64 after <c>whsec_</c>, over <c>{webhook-id}.{webhook-timestamp}.{body}</c>, compared in constant time with
 /// each <c>v1,</c> signature in the header, and a timestamp within five minutes.
 /// </summary>
-internal static class SignatureCheck
+public static class WebhookSignatureCheck
 {
     public static bool IsValid(string secret, string id, string timestamp, string signatureHeader, string body, DateTimeOffset now)
     {
