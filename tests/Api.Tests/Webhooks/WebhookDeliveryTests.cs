@@ -157,4 +157,27 @@ public sealed class WebhookDeliveryTests(LoopbackWebhookHost host) : IClassFixtu
         Assert.False(WebhookSignatureCheck.IsValid(oldSecret, again));
         await Hooks.WaitForLogAsync(client, endpointId, l => l.GetArrayLength() == 2 && l.EnumerateArray().All(d => d.GetProperty("status").GetString() == "succeeded"));
     }
+
+    [Fact]
+    public async Task Two_API_instances_share_the_deliveries_without_sending_one_twice()
+    {
+        using var second = host.WithWebHostBuilder(_ => { });
+        second.CreateClient().Dispose();
+        var (tenant, client) = await Tenants.NewAsync(host);
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await Hooks.RegisterAsync(client, receiver.Url, WebhookEventTypes.Evaluated);
+        var job = await JobMoves.QueuedAsync(host.Database, tenant);
+
+        // 300 events committed at once: both dispatchers wake on the same NOTIFY and race for them.
+        await using (var db = host.Database.CreateContext())
+        {
+            db.WebhookEvents.AddRange(Enumerable.Range(1, 300).Select(step => WebhookOutbox.For(job, WebhookEventTypes.Evaluated, $"{{\"step\": {step}}}")));
+            await db.SaveChangesAsync();
+        }
+
+        await receiver.WaitForAsync(_ => true, count: 300, seconds: 60);
+        await Task.Delay(1000);
+        Assert.Equal(300, receiver.Received.Select(r => r.Id).Distinct().Count());
+        Assert.Equal(300, receiver.Received.Count);
+    }
 }
