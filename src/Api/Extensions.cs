@@ -26,6 +26,8 @@ internal static class Extensions
         builder.Services.AddScoped<JobQueue>();
         builder.Services.AddScoped<JobSpecCheck>();
         builder.Services.AddScoped<JobDryRun>();
+        builder.Services.AddSingleton(builder.Configuration.GetSection(Sweeps.SweepOptions.Section).Get<Sweeps.SweepOptions>() ?? new Sweeps.SweepOptions());
+        builder.Services.AddScoped<Sweeps.SweepSubmission>();
         builder.Services.AddSingleton<MetricsReader>();
         builder.Services.AddScoped<DatasetIntake>();
         builder.Services.AddSingleton(builder.Configuration.GetSection(DatasetUploadOptions.Section).Get<DatasetUploadOptions>() ?? new DatasetUploadOptions());
