@@ -132,8 +132,22 @@ public sealed class SweepsApiTests(ApiFactory factory) : IClassFixture<ApiFactor
         invalid.Remove("training_dataset");
         var response = await Admin.PostAsJsonAsync("/api/v1/sweeps", Sweep(invalid, """{"lora.rank": [4], "hyperparameters.learning_rate": [0.001]}"""));
         Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
-        Assert.Contains("training_dataset is required.", (await Json(response)).GetProperty("errors")
-            .GetProperty("children[lora.rank=4,hyperparameters.learning_rate=0.001].training_dataset").EnumerateArray().Select(m => m.GetString()));
+        // What every child gets wrong alike, outside the grid's keys, is the base's: said once.
+        var errors = (await Json(response)).GetProperty("errors");
+        Assert.Equal(["base.training_dataset"], errors.EnumerateObject().Select(e => e.Name));
+        Assert.Equal("training_dataset is required.", errors.GetProperty("base.training_dataset")[0].GetString());
+
+        var unknown = Base(sets);
+        unknown["lora"] = new JsonObject { ["rnak"] = 3 };
+        var misspelt = await Admin.PostAsJsonAsync("/api/v1/sweeps", Sweep(unknown, """{"hyperparameters.learning_rate": [5, 7]}"""));
+        var named = (await Json(misspelt)).GetProperty("errors");
+        Assert.Contains("'lora.rnak' is not a field", named.GetProperty("base.lora.rnak")[0].GetString());
+        Assert.Equal(["base.lora.rnak"], named.EnumerateObject().Select(e => e.Name));
+
+        // Alike, but set by the grid: each child's own.
+        var rates = await Admin.PostAsJsonAsync("/api/v1/sweeps", Sweep(Base(sets), """{"hyperparameters.learning_rate": [5, 7]}"""));
+        Assert.Equal(["children[hyperparameters.learning_rate=5].hyperparameters.learning_rate", "children[hyperparameters.learning_rate=7].hyperparameters.learning_rate"],
+            (await Json(rates)).GetProperty("errors").EnumerateObject().Select(e => e.Name).Order());
         Assert.Equal(before, await CountRowsAsync());
     }
 

@@ -36,25 +36,14 @@ internal sealed class SweepSubmission(
         if (gridErrors.Count > 0) return new(null, null, gridErrors);
 
         var specs = new List<JobSpec>();
+        var childErrors = new List<IReadOnlyDictionary<string, string[]>>();
         foreach (var plan in plans)
         {
-            var prefix = $"children[{plan.Label}].";
-            JobSpec? spec = null;
-            try
-            {
-                spec = plan.Spec.Deserialize<JobSpec>(json.Value.SerializerOptions);
-            }
-            catch (JsonException e)
-            {
-                var (field, message) = ProblemExceptionHandler.Describe(e) ?? ("", e.Message);
-                errors[prefix + field] = [message];
-            }
-            if (spec is null) continue;
-            var (resolved, childErrors) = await check.CheckAsync(spec, tenantId, ct);
-            foreach (var (field, messages) in childErrors) errors[prefix + field] = messages;
+            var (resolved, found) = await CheckChildAsync(plan, tenantId, ct);
+            childErrors.Add(found);
             if (resolved is not null) specs.Add(resolved);
         }
-        if (errors.Count > 0) return new(null, null, errors);
+        if (childErrors.Any(e => e.Count > 0)) return new(null, null, NameErrors(plans, childErrors, request.Grid!));
 
         if (QuotaProblems.ForNewJobs(quotas.For(tenantId), await TenantUsage.ReadAsync(db, tenantId, ct), specs.Count) is { } refused)
             return new(null, refused, errors);
@@ -72,6 +61,40 @@ internal sealed class SweepSubmission(
         ServiceMetrics.JobsCreated.Add(jobs.Count);
         foreach (var job in jobs) await queue.WakeAsync(db, job, ct);
         return new(sweep, null, errors);
+    }
+
+    /// <summary>A child's spec read as POST /jobs reads its body, then checked and resolved like a job.</summary>
+    private async Task<(JobSpec? Spec, IReadOnlyDictionary<string, string[]> Errors)> CheckChildAsync(SweepChildPlan plan, Guid tenantId, CancellationToken ct)
+    {
+        JobSpec? spec;
+        try
+        {
+            spec = plan.Spec.Deserialize<JobSpec>(json.Value.SerializerOptions);
+        }
+        catch (JsonException e)
+        {
+            var (field, message) = ProblemExceptionHandler.Describe(e) ?? ("", e.Message);
+            return (null, new Dictionary<string, string[]> { [field] = [message] });
+        }
+        return spec is null ? (null, new Dictionary<string, string[]> { [""] = ["a spec must be a JSON object."] }) : await check.CheckAsync(spec, tenantId, ct);
+    }
+
+    /// <summary>
+    /// Errors keyed <c>children[coordinates].field</c>; one that every child has alike in a field no grid key sets is the
+    /// base's, reported once as <c>base.field</c>.
+    /// </summary>
+    private static Dictionary<string, string[]> NameErrors(IReadOnlyList<SweepChildPlan> plans, List<IReadOnlyDictionary<string, string[]>> childErrors, JsonObject grid)
+    {
+        bool SetByGrid(string field) => grid.Select(g => g.Key).Any(key => field == key || key.StartsWith(field + ".", StringComparison.Ordinal)
+            || field.StartsWith(key + ".", StringComparison.Ordinal) || field.StartsWith(key + "[", StringComparison.Ordinal));
+        var shared = childErrors[0].Keys
+            .Where(field => !SetByGrid(field) && childErrors.All(e => e.TryGetValue(field, out var m) && m.SequenceEqual(childErrors[0][field])))
+            .ToHashSet();
+        var errors = shared.ToDictionary(field => field.Length == 0 ? "base" : "base." + field, field => childErrors[0][field]);
+        for (var i = 0; i < plans.Count; i++)
+            foreach (var (field, messages) in childErrors[i].Where(e => !shared.Contains(e.Key)))
+                errors[$"children[{plans[i].Label}]" + (field.Length == 0 ? "" : "." + field)] = messages;
+        return errors;
     }
 
     /// <summary>A sweep child's coordinates as stored.</summary>
