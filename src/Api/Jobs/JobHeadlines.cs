@@ -5,14 +5,17 @@ using Microsoft.EntityFrameworkCore;
 
 namespace LoraService.Api.Jobs;
 
-/// <summary>The headline learning and forgetting of a page of jobs, from their stored eval points in one query.</summary>
+/// <summary>The headline learning and forgetting of a page of jobs, from their stored eval points in one query (no query per job).</summary>
 internal static class JobHeadlines
 {
     public static async Task<IReadOnlyDictionary<Guid, JobHeadlineResponse>> ReadAsync(LoraDbContext db, IReadOnlyCollection<Guid> jobIds, CancellationToken ct)
     {
         if (jobIds.Count == 0) return new Dictionary<Guid, JobHeadlineResponse>();
+        // Learning and forgetting compare step 0 with the latest evaluation: only those two points of each series are read
+        // (the latest through the (job, name, step) index), however often the jobs evaluated.
         var points = await db.MetricPoints.AsNoTracking()
-            .Where(m => jobIds.Contains(m.JobId) && m.Name.StartsWith("eval/"))
+            .Where(m => jobIds.Contains(m.JobId) && m.Name.StartsWith("eval/") &&
+                (m.Step == 0 || m.Step == db.MetricPoints.Where(x => x.JobId == m.JobId && x.Name == m.Name).Max(x => x.Step)))
             .Select(m => new { m.JobId, m.Name, m.Step, m.Value })
             .ToListAsync(ct);
         var headlines = new Dictionary<Guid, JobHeadlineResponse>();
