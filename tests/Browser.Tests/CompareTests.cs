@@ -110,6 +110,14 @@ public sealed class CompareTests(DashboardHost host) : IClassFixture<DashboardHo
             await page.ClickAsync("text=Find best");
             await Expect(page.Locator("#best")).ToHaveAttributeAsync("data-job-id", seeded.Children[1].ToString());
 
+            // Any set of jobs: the dominated r=64 child and the full one are both on the front without r=16.
+            await page.GotoAsync($"/dashboard/#/compare?jobs={seeded.Children[0]},{seeded.Children[2]},{seeded.Children[3]}");
+            var compared = page.Locator("#plane figure.plane");
+            await Expect(compared).ToHaveAttributeAsync("data-points", "3");
+            await Expect(compared.Locator("g.point[data-on-front='true']")).ToHaveCountAsync(3);
+            await Expect(compared.Locator("path.front")).ToHaveAttributeAsync("data-points", "3");
+            await Expect(page.Locator("#best")).ToHaveAttributeAsync("data-job-id", seeded.Children[3].ToString());
+
             // Clicking a point opens its job.
             await page.Locator($"g.point[data-job-id='{seeded.Children[2]}'] circle").ClickAsync();
             await Expect(page.Locator($".job[data-job-id='{seeded.Children[2]}']")).ToBeVisibleAsync();
