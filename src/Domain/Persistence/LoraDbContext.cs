@@ -2,6 +2,7 @@ using LoraService.Domain.Artifacts;
 using LoraService.Domain.Datasets;
 using LoraService.Domain.Jobs;
 using LoraService.Domain.Models;
+using LoraService.Domain.Sweeps;
 using LoraService.Domain.Tenants;
 using LoraService.Domain.Webhooks;
 using Microsoft.EntityFrameworkCore;
@@ -20,6 +21,8 @@ public sealed class LoraDbContext(DbContextOptions<LoraDbContext> options) : DbC
     public DbSet<MetricPoint> MetricPoints => Set<MetricPoint>();
     public DbSet<JobCheckpoint> Checkpoints => Set<JobCheckpoint>();
     public DbSet<Artifact> Artifacts => Set<Artifact>();
+    public DbSet<Sweep> Sweeps => Set<Sweep>();
+    public DbSet<SweepChild> SweepChildren => Set<SweepChild>();
     public DbSet<WebhookEndpoint> WebhookEndpoints => Set<WebhookEndpoint>();
     public DbSet<WebhookEvent> WebhookEvents => Set<WebhookEvent>();
     public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();

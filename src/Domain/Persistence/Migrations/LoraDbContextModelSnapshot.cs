@@ -535,6 +535,75 @@ namespace LoraService.Domain.Persistence.Migrations
                     b.ToTable("base_models", (string)null);
                 });
 
+            modelBuilder.Entity("LoraService.Domain.Sweeps.Sweep", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<string>("BaseSpec")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("base_spec");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Grid")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("grid");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("name");
+
+                    b.Property<Guid>("TenantId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("tenant_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_sweeps");
+
+                    b.HasIndex("TenantId", "CreatedAt")
+                        .HasDatabaseName("ix_sweeps_tenant_id_created_at");
+
+                    b.ToTable("sweeps", (string)null);
+                });
+
+            modelBuilder.Entity("LoraService.Domain.Sweeps.SweepChild", b =>
+                {
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("job_id");
+
+                    b.Property<string>("Coordinates")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("coordinates");
+
+                    b.Property<int>("Index")
+                        .HasColumnType("integer")
+                        .HasColumnName("index");
+
+                    b.Property<Guid>("SweepId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("sweep_id");
+
+                    b.HasKey("JobId")
+                        .HasName("pk_sweep_children");
+
+                    b.HasIndex("SweepId", "Index")
+                        .IsUnique()
+                        .HasDatabaseName("ix_sweep_children_sweep_id_index");
+
+                    b.ToTable("sweep_children", (string)null);
+                });
+
             modelBuilder.Entity("LoraService.Domain.Tenants.ApiKey", b =>
                 {
                     b.Property<Guid>("Id")
@@ -885,6 +954,33 @@ namespace LoraService.Domain.Persistence.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_metric_points_jobs_job_id");
+                });
+
+            modelBuilder.Entity("LoraService.Domain.Sweeps.Sweep", b =>
+                {
+                    b.HasOne("LoraService.Domain.Tenants.Tenant", null)
+                        .WithMany()
+                        .HasForeignKey("TenantId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_sweeps_tenants_tenant_id");
+                });
+
+            modelBuilder.Entity("LoraService.Domain.Sweeps.SweepChild", b =>
+                {
+                    b.HasOne("LoraService.Domain.Jobs.FineTuneJob", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_sweep_children_jobs_job_id");
+
+                    b.HasOne("LoraService.Domain.Sweeps.Sweep", null)
+                        .WithMany()
+                        .HasForeignKey("SweepId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_sweep_children_sweeps_sweep_id");
                 });
 
             modelBuilder.Entity("LoraService.Domain.Tenants.ApiKey", b =>
