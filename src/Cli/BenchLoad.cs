@@ -24,6 +24,7 @@ static class BenchLoad
         var directory = a.Str("dir") ?? Path.Combine(Path.GetTempPath(), $"lora-bench-load-{configName}");
         var rounds = a.Int("rounds") ?? 3;
         var shardMb = a.Int("shard-mb") ?? 400;
+        var cold = a.Flag("cold");
         var threads = a.Int("threads") ?? 2;
         a.EnsureAllUsed();
         if (!Bench.Configs.TryGetValue(configName, out var shape))
@@ -39,16 +40,20 @@ static class BenchLoad
         var results = new List<(double Read, double Load, double LoadRssMb)>();
         for (var round = 0; round < rounds; round++)
         {
+            if (cold) DropPageCache();
             var read = Child(directory, "read", threads);
+            if (cold) DropPageCache();
             var load = Child(directory, "load", threads);
             results.Add((read["seconds"]!.GetValue<double>(), load["seconds"]!.GetValue<double>(), load["peak_rss_mb"]!.GetValue<double>()));
-            Console.Error.WriteLine($"round {round + 1}: read {results[^1].Read:F2}s, load {results[^1].Load:F2}s, load peak RSS {results[^1].LoadRssMb:F0} MB");
+            Console.Error.WriteLine($"round {round + 1}: read {results[^1].Read:F2}s, load {results[^1].Load:F2}s " +
+                $"(building the model {load["create_s"]!.GetValue<double>():F2}s), load peak RSS {results[^1].LoadRssMb:F0} MB");
         }
         var readMedian = Median(results.Select(r => r.Read));
         var loadMedian = Median(results.Select(r => r.Load));
         var summary = new JsonObject
         {
             ["config"] = configName,
+            ["page_cache"] = cold ? "dropped before each child" : "warm",
             ["checkpoint_bytes"] = bytes,
             ["shards"] = CheckpointLoader.WeightFiles(directory).Count,
             ["rounds"] = rounds,
@@ -79,12 +84,36 @@ static class BenchLoad
                 while (stream.Read(buffer) > 0) { }
             }
         }
-        else
+        double? createSeconds = null;
+        if (what == "load")
         {
-            using var model = CheckpointLoader.Load(directory);
+            // CheckpointLoader.Load in its two parts, timed apart: building the model, then copying the weights in.
+            var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
+            using var model = CheckpointLoader.Create(config, CPU, CheckpointLoader.ComputeDType(TorchSharp.DeviceType.CPU, config.TorchDtype));
+            createSeconds = sw.Elapsed.TotalSeconds;
+            CheckpointLoader.LoadWeights(model, directory);
         }
-        Console.WriteLine(new JsonObject { ["seconds"] = sw.Elapsed.TotalSeconds, ["peak_rss_mb"] = Bench.ProcStatusMb("VmHWM") }.ToJsonString());
+        Console.WriteLine(new JsonObject
+        {
+            ["seconds"] = sw.Elapsed.TotalSeconds,
+            ["create_s"] = createSeconds,
+            ["peak_rss_mb"] = Bench.ProcStatusMb("VmHWM"),
+        }.ToJsonString());
         return 0;
+    }
+
+    /// <summary>Empties the kernel's page cache so the next child reads from disk (needs root).</summary>
+    static void DropPageCache()
+    {
+        using (var sync = Process.Start("sync")) sync!.WaitForExit();
+        try
+        {
+            File.WriteAllText("/proc/sys/vm/drop_caches", "3");
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw new UsageException($"--cold needs to write /proc/sys/vm/drop_caches (root): {e.Message}");
+        }
     }
 
     static JsonObject Child(string directory, string what, int threads) =>

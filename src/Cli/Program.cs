@@ -23,8 +23,9 @@ const string Usage = """
           Training-step throughput of the engine on the shapes of ../shared/bench/torch_ref.py (and Qwen2.5-0.5B's).
           Each (config, mode) runs in a child process; one JSON line per run on stdout.
 
-      bench-load [--config qwen0.5b] [--dir DIR] [--rounds N] [--shard-mb N] [--threads N]
-          Loading a bf16 sharded checkpoint of a bench shape against reading its bytes, alternated in child processes.
+      bench-load [--config qwen0.5b] [--dir DIR] [--rounds N] [--shard-mb N] [--threads N] [--cold]
+          Loading a bf16 sharded checkpoint of a bench shape against reading its bytes, alternated in child processes;
+          --cold drops the page cache before each (root).
 
       bench-pipe [--messages N] [--mode lora|full] [--threads N] [--step-ms MS]
           Per-step cost of the attempt pipe protocol (serialize + write + flush of a step line into a real pipe that
