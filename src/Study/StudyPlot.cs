@@ -1,0 +1,44 @@
+using ScottPlot;
+
+namespace LoraService.Study;
+
+/// <summary>Learning (y) against forgetting (x), the paper's picture: every grid job as a point with a faint path through its evaluated steps.</summary>
+static class StudyPlot
+{
+    private static readonly Color[] Palette =
+        [Colors.Black, Color.FromHex("#1f77b4"), Color.FromHex("#2ca02c"), Color.FromHex("#ff7f0e"), Color.FromHex("#d62728"), Color.FromHex("#9467bd")];
+
+    public static void Save(StudyResult result, string path)
+    {
+        var plot = new Plot();
+        var best = result.Best.Select(b => b.JobId).ToHashSet();
+        var labels = result.Jobs.Select(j => j.Point.Label).Distinct().ToList();
+        foreach (var job in result.Jobs)
+        {
+            var color = Palette[labels.IndexOf(job.Point.Label) % Palette.Length];
+            if (job.Path.Count > 1)
+            {
+                var line = plot.Add.Scatter(job.Path.Select(p => p.Forgetting).ToArray(), job.Path.Select(p => p.Learning).ToArray(), color.WithAlpha(0.25));
+                line.MarkerSize = 0;
+                line.LineWidth = 1;
+            }
+            var isBest = best.Contains(job.JobId);
+            var marker = plot.Add.Marker(job.Forgetting, job.Learning, isBest ? MarkerShape.FilledCircle : MarkerShape.OpenCircle, isBest ? 11 : 7, color);
+            if (isBest)
+            {
+                marker.LegendText = $"{job.Point.Label} (lr {job.Point.LearningRate:g2})";
+                var text = plot.Add.Text(job.Point.Label, job.Forgetting, job.Learning);
+                text.LabelFontSize = 11;
+                text.LabelFontColor = color;
+                text.OffsetX = 6;
+                text.OffsetY = -6;
+            }
+        }
+        plot.Title($"Learning vs forgetting ({result.Profile.Name} profile; filled: best learning rate)");
+        plot.XLabel("forgetting: source held-out loss increase");
+        plot.YLabel("learning: target loss decrease");
+        plot.ShowLegend(Alignment.LowerRight);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        plot.SavePng(path, 900, 600);
+    }
+}
