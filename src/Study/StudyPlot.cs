@@ -18,7 +18,7 @@ static class StudyPlot
             var color = Palette[labels.IndexOf(job.Point.Label) % Palette.Length];
             if (job.Path.Count > 1)
             {
-                var line = plot.Add.Scatter(job.Path.Select(p => p.Forgetting).ToArray(), job.Path.Select(p => p.Learning).ToArray(), color.WithAlpha(0.25));
+                var line = plot.Add.Scatter(job.Path.Select(p => p.Forgetting).ToArray(), job.Path.Select(p => p.Learning).ToArray(), color.WithAlpha(0.35));
                 line.MarkerSize = 0;
                 line.LineWidth = 1;
             }
@@ -38,6 +38,7 @@ static class StudyPlot
         plot.XLabel("forgetting: source held-out loss increase");
         plot.YLabel("learning: target loss decrease");
         plot.ShowLegend(Alignment.LowerRight);
+        plot.Axes.Margins(0.12, 0.1); // room for the labels right of the points
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         plot.SavePng(path, 900, 600);
     }

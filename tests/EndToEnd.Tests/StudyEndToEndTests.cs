@@ -31,6 +31,7 @@ public sealed class StudyEndToEndTests(Service service) : IClassFixture<Service>
     }
 
     [Fact]
+    [Trait("Category", "Study")]
     public async Task The_quick_study_shows_full_fine_tuning_forgetting_more_with_a_higher_rank_update_than_lora_r1()
     {
         var doc = Path.Combine(_out, "study.md");
