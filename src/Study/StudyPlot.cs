@@ -38,7 +38,11 @@ static class StudyPlot
         plot.XLabel("forgetting: source held-out loss increase");
         plot.YLabel("learning: target loss decrease");
         plot.ShowLegend(Alignment.LowerRight);
-        plot.Axes.Margins(0.12, 0.1); // room for the labels right of the points
+        // Room right of the points for their labels.
+        var xs = result.Jobs.SelectMany(j => j.Path.Select(p => p.Forgetting).Append(j.Forgetting)).Append(0).ToList();
+        var ys = result.Jobs.SelectMany(j => j.Path.Select(p => p.Learning).Append(j.Learning)).Append(0).ToList();
+        double xSpan = Math.Max(xs.Max() - xs.Min(), 1e-3), ySpan = Math.Max(ys.Max() - ys.Min(), 1e-3);
+        plot.Axes.SetLimits(xs.Min() - 0.05 * xSpan, xs.Max() + 0.2 * xSpan, ys.Min() - 0.05 * ySpan, ys.Max() + 0.1 * ySpan);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         plot.SavePng(path, 900, 600);
     }

@@ -101,12 +101,21 @@ static class StudyReport
         s.Append(string.Join(", ", lora.Select(l => $"r={l.Point.Rank}: {F(l.Rank90Attention)} / {F(l.Rank90Mlp)}")));
         s.AppendLine(".");
         s.AppendLine();
-        s.AppendLine($"**Where this scale differs.** The model is tiny (hidden {r.Profile.Hidden}), so r = 64 is not low rank: an r = 64 adapter on a " +
-            $"{r.Profile.Hidden}-wide projection has as much freedom as the full matrix (more parameters, in fact), and r = 16 is a quarter of the width, where the paper's " +
-            "ranks are ≤ 2 % of a 4096-wide model. The \"source domain\" is a synthetic world learned in minutes, not a pretraining corpus, and " +
+        var lost = best.Where(b => b.SourceAccNorm <= 0.25 + (r.Baseline.SourceAccNorm - 0.25) / 2).ToList();
+        if (lost.Count == best.Count)
+            s.AppendLine($"**Every method forgets most of the world.** At its best learning rate each method ends with source acc_norm at most halfway " +
+                $"between the base model's {F(r.Baseline.SourceAccNorm)} and chance (0.25): {r.Profile.Steps} steps on the target domain overwrite a " +
+                "world this small model learned in a few hundred steps. The paper's LoRA learning rates (about 10× full fine-tuning's) are aggressive " +
+                "here; the difference between the methods is in how much of the source loss they give up, not in whether they forget.");
+        s.AppendLine();
+        var widest = r.Profile.Ranks.Max();
+        s.AppendLine($"**Where this scale differs.** The model is tiny (hidden {r.Profile.Hidden}), so the ranks are not low: r = {widest} is " +
+            $"{100.0 * widest / r.Profile.Hidden:0} % of a {r.Profile.Hidden}-wide projection" +
+            (widest >= r.Profile.Hidden ? " (as much freedom as the full matrix, with more parameters)" : "") +
+            ", where the paper's ranks are ≤ 2 % of a 4096-wide model. The \"source domain\" is a synthetic world learned in minutes, not a pretraining corpus, and " +
             "the target domain is a template, so exact match depends on a few hundred steps of a byte-level model; the loss-based numbers " +
             "are the robust ones. One seed per grid point: differences smaller than the spread between neighbouring learning rates are noise. " +
-            "The learning-rate grid is two points per method, so \"best LR\" is coarse.");
+            $"The learning-rate grid has {Math.Max(r.Profile.FullLearningRates.Count, r.Profile.LoraLearningRates.Count)} point(s) per method, so \"best LR\" is coarse.");
         return s.ToString();
     }
 }

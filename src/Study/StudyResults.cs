@@ -21,6 +21,9 @@ sealed record Pretraining(Guid JobId, string Model, int Steps, double AccNormBef
 
 sealed record StudyResult(StudyProfile Profile, Pretraining Pretraining, Baseline Baseline, IReadOnlyList<JobOutcome> Jobs, double Seconds)
 {
+    /// <summary>The machine the study ran on (CPU, cores, OS, load), for the report.</summary>
+    public string Machine { get; init; } = "";
+
     /// <summary>Per method and rank, the learning rate with the most learning (the paper's "best LR").</summary>
     public IReadOnlyList<JobOutcome> Best => Jobs.GroupBy(j => j.Point.Label).Select(g => g.MaxBy(j => j.Learning)!)
         .OrderBy(j => j.Point.Rank ?? int.MaxValue).ToList();
