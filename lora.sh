@@ -180,8 +180,34 @@ cmd_test() {
   return $status
 }
 
+# The forgetting study (docs/forgetting-study.md) through the REST API: of the service answering at $api_url (with
+# .data/admin-key), or of one started here like `up` and stopped afterwards. Extra arguments go to the study (--quick).
+cmd_study() {
+  local key_file="$data_dir/admin-key"
+  study_up_pid=""  # global: the EXIT trap runs after this function has returned
+  if curl -fs "$api_url/health/ready" >/dev/null 2>&1 && [ -f "$key_file" ]; then
+    log "using the service at $api_url"
+  else
+    log "no service answers at $api_url: starting one (as ./lora.sh up; its log: $data_dir/study-service.log)"
+    mkdir -p "$data_dir"
+    "$root/lora.sh" up >"$data_dir/study-service.log" 2>&1 & study_up_pid=$!
+    trap 'if [ -n "$study_up_pid" ]; then log "stopping the service started for the study"; kill -TERM "$study_up_pid" 2>/dev/null; wait "$study_up_pid" 2>/dev/null || true; fi' EXIT
+    local models=""
+    for _ in $(seq 1 900); do
+      kill -0 "$study_up_pid" 2>/dev/null || { log "the service did not start; see $data_dir/study-service.log"; tail -20 "$data_dir/study-service.log" >&2; exit 1; }
+      [ -f "$key_file" ] && models=$(curl -fs -H "Authorization: Bearer $(cat "$key_file")" "$api_url/api/v1/models" 2>/dev/null || true)
+      [[ $models == *'"tiny-llama"'* ]] && break
+      sleep 1
+    done
+    [[ $models == *'"tiny-llama"'* ]] || { log "the service was not ready within 15 minutes"; exit 1; }
+  fi
+  dotnet build src/Study -c Release -v q -nologo >/dev/null
+  dotnet src/Study/bin/Release/net10.0/LoraService.Study.dll --api "$api_url" --key "$(cat "$key_file")" --command "./lora.sh study${*:+ $*}" "$@"
+}
+
 case "${1:-}" in
   up) shift; cmd_up "$@" ;;
   test) shift; cmd_test "$@" ;;
-  *) echo "usage: ./lora.sh up | test [dotnet test args]" >&2; exit 2 ;;
+  study) shift; cmd_study "$@" ;;
+  *) echo "usage: ./lora.sh up | test [dotnet test args] | study [--quick]" >&2; exit 2 ;;
 esac

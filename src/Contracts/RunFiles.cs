@@ -7,4 +7,8 @@ public static class RunFiles
     public const string Provenance = "provenance.json";
     /// <summary>In the output folder: baseline vs final, spectral means and provenance.</summary>
     public const string Summary = "summary.json";
+    /// <summary>In the output folder: a full fine-tune's model, a LoRA job's PEFT adapter and (export_merged) its merged model.</summary>
+    public const string ModelFolder = "model";
+    public const string AdapterFolder = "adapter";
+    public const string MergedFolder = "merged";
 }

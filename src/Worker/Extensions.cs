@@ -42,6 +42,7 @@ internal static class Extensions
             server.WorkerCount = 1;
         });
         builder.Services.AddScoped<IModelCatalog, ModelCatalog>();
+        builder.Services.AddScoped<IModelPromoter, ModelPromoter>();
         builder.Services.AddSingleton(new WorkerIdentity(name, device.Kind));
         builder.Services.AddScoped<JobClaimer>();
         builder.Services.AddSingleton<CancelSignals>();

@@ -12,6 +12,7 @@ public sealed class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     public PostgresDatabase Database => _database;
     public string ArtifactsPath => Path.Combine(_data, "artifacts");
+    public string ModelsPath => Path.Combine(_data, "models");
 
     public async Task InitializeAsync()
     {

@@ -123,7 +123,7 @@ public sealed class Service : IAsyncLifetime
 
     public string WorkerOutput() => string.Join("\n---\n", _hosts.Skip(1).Select(h => h.Output[Math.Max(0, h.Output.Length - 6000)..]));
 
-    private async Task<JsonElement> PollAsync(Func<Task<JsonElement?>> probe, TimeSpan timeout, string what)
+    public async Task<JsonElement> PollAsync(Func<Task<JsonElement?>> probe, TimeSpan timeout, string what)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)

@@ -37,6 +37,7 @@ internal static class JobsApi
             .WithDescription("Only for a `failed` job (e.g. `worker_lost`, `crashed`, `out_of_memory`, `hung`); its attempt budget starts afresh. 409 otherwise.");
         jobs.MapJobDetailsApi();
         jobs.MapJobDeletionApi();
+        jobs.MapPromotionApi();
         return app;
     }
 

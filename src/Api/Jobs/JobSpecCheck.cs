@@ -1,5 +1,6 @@
 using LoraService.Contracts.Jobs;
 using LoraService.Domain.Datasets;
+using LoraService.Domain.Models;
 using LoraService.Domain.Persistence;
 using Microsoft.EntityFrameworkCore;
 
@@ -7,7 +8,8 @@ namespace LoraService.Api.Jobs;
 
 /// <summary>
 /// Checks a job spec against this service's catalog and the tenant's datasets with the shared
-/// <see cref="JobSpecValidator"/>, and resolves its defaults: the spec that is stored, or field errors.
+/// <see cref="JobSpecValidator"/>, and resolves its defaults: the spec that is stored, or field errors. Another tenant's
+/// promoted model is answered exactly like a name that does not exist.
 /// </summary>
 internal sealed class JobSpecCheck(LoraDbContext db, JobQueueOptions queue)
 {
@@ -15,7 +17,7 @@ internal sealed class JobSpecCheck(LoraDbContext db, JobQueueOptions queue)
     {
         var model = string.IsNullOrWhiteSpace(spec.BaseModel)
             ? null
-            : await db.BaseModels.AsNoTracking().SingleOrDefaultAsync(m => m.Name == spec.BaseModel, ct);
+            : await db.BaseModels.AsNoTracking().VisibleTo(tenantId, isAdmin: false).SingleOrDefaultAsync(m => m.Name == spec.BaseModel, ct);
 
         var datasets = await db.Datasets.FindForAsync(spec, tenantId, ct);
 

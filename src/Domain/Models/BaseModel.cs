@@ -24,5 +24,21 @@ public sealed class BaseModel
     public string? UnsupportedReason { get; set; }
     public DateTimeOffset CreatedAt { get; init; } = DateTimeOffset.UtcNow;
 
+    /// <summary>Null for a global model (the models folder); a promoted model belongs to the tenant that promoted it.</summary>
+    public Guid? OwnerTenantId { get; init; }
+    /// <summary>Lineage of a promoted model: the base model the job trained, the job, and when.</summary>
+    public string? ParentModel { get; init; }
+    public Guid? SourceJobId { get; init; }
+    public DateTimeOffset? PromotedAt { get; init; }
+
+    /// <summary>The row of <paramref name="name"/>, promoted from a job on this model: the same architecture and shape.</summary>
+    public BaseModel PromotedAs(string name, Guid tenantId, Guid jobId, DateTimeOffset at) => new()
+    {
+        Name = name, Architecture = Architecture, Parameters = Parameters, Layers = Layers, HiddenSize = HiddenSize, VocabSize = VocabSize,
+        MaxPositions = MaxPositions, Dtype = Dtype, HasTokenizer = HasTokenizer, LoraTargets = [.. LoraTargets], ChatTemplate = ChatTemplate,
+        Supported = Supported, UnsupportedReason = UnsupportedReason,
+        OwnerTenantId = tenantId, ParentModel = Name, SourceJobId = jobId, PromotedAt = at,
+    };
+
     public ModelFacts Facts() => new(Name, Architecture, Parameters, HiddenSize, MaxPositions, LoraTargets, ChatTemplate, Supported, UnsupportedReason);
 }

@@ -10,6 +10,12 @@ public interface IModelCatalog
     void CreateRandom(NewModelSpec spec);
 }
 
+/// <summary>Queue contract, done by workers: merges a LoRA job's adapter into its base model and installs the result as a promoted model.</summary>
+public interface IModelPromoter
+{
+    void Promote(ModelPromotion promotion);
+}
+
 /// <summary>A small model to pretrain from scratch. Byte-level tokenizer: the vocabulary is the 256 bytes plus end-of-text.</summary>
 /// <param name="Name">Folder name: lowercase letters, digits, '.', '_' or '-'.</param>
 /// <param name="Architecture">llama or gpt2.</param>

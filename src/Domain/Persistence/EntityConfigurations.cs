@@ -53,7 +53,9 @@ internal sealed class BaseModelConfiguration : IEntityTypeConfiguration<BaseMode
         b.Property(m => m.Architecture).HasMaxLength(100);
         b.Property(m => m.Dtype).HasMaxLength(16);
         b.Property(m => m.ChatTemplate).HasMaxLength(32);
+        b.Property(m => m.ParentModel).HasMaxLength(200);
         b.HasIndex(m => m.Name).IsUnique();
+        b.HasOne<Tenant>().WithMany().HasForeignKey(m => m.OwnerTenantId).OnDelete(DeleteBehavior.Restrict);
     }
 }
 

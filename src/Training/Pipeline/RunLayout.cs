@@ -13,7 +13,7 @@ public static class RunLayout
     public const string SpectralFile = "spectral.json";
     public const string MetricsFile = "metrics.jsonl";
     public const string SummaryFile = Contracts.RunFiles.Summary;
-    public const string AdapterFolder = "adapter";
-    public const string MergedFolder = "merged";
-    public const string ModelFolder = "model";
+    public const string AdapterFolder = Contracts.RunFiles.AdapterFolder;
+    public const string MergedFolder = Contracts.RunFiles.MergedFolder;
+    public const string ModelFolder = Contracts.RunFiles.ModelFolder;
 }

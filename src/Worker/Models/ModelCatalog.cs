@@ -6,7 +6,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace LoraService.Worker.Models;
 
-/// <summary>Keeps the base_models table in step with the models folder.</summary>
+/// <summary>Keeps the base_models table in step with the models folder (promoted models are refreshed and removed with their folder, never added).</summary>
 internal sealed class ModelCatalog(LoraDbContext db, LoraOptions options, ILogger<ModelCatalog> logger) : IModelCatalog
 {
     public void Sync()
@@ -18,6 +18,8 @@ internal sealed class ModelCatalog(LoraDbContext db, LoraOptions options, ILogge
         {
             var name = Path.GetFileName(directory);
             if (name.StartsWith('.') || !File.Exists(Path.Combine(directory, "config.json"))) continue;
+            // A promoted model's folder is registered by its promotion (with its owner), never as a global model.
+            if (File.Exists(Path.Combine(directory, PromotedModelStore.MarkerFile)) && !rows.ContainsKey(name)) continue;
             ModelInfo info;
             try
             {

@@ -509,9 +509,26 @@ namespace LoraService.Domain.Persistence.Migrations
                         .HasColumnType("character varying(200)")
                         .HasColumnName("name");
 
+                    b.Property<Guid?>("OwnerTenantId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("owner_tenant_id");
+
                     b.Property<long>("Parameters")
                         .HasColumnType("bigint")
                         .HasColumnName("parameters");
+
+                    b.Property<string>("ParentModel")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("parent_model");
+
+                    b.Property<DateTimeOffset?>("PromotedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("promoted_at");
+
+                    b.Property<Guid?>("SourceJobId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("source_job_id");
 
                     b.Property<bool>("Supported")
                         .HasColumnType("boolean")
@@ -531,6 +548,9 @@ namespace LoraService.Domain.Persistence.Migrations
                     b.HasIndex("Name")
                         .IsUnique()
                         .HasDatabaseName("ix_base_models_name");
+
+                    b.HasIndex("OwnerTenantId")
+                        .HasDatabaseName("ix_base_models_owner_tenant_id");
 
                     b.ToTable("base_models", (string)null);
                 });
@@ -954,6 +974,15 @@ namespace LoraService.Domain.Persistence.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_metric_points_jobs_job_id");
+                });
+
+            modelBuilder.Entity("LoraService.Domain.Models.BaseModel", b =>
+                {
+                    b.HasOne("LoraService.Domain.Tenants.Tenant", null)
+                        .WithMany()
+                        .HasForeignKey("OwnerTenantId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .HasConstraintName("fk_base_models_tenants_owner_tenant_id");
                 });
 
             modelBuilder.Entity("LoraService.Domain.Sweeps.Sweep", b =>
