@@ -34,6 +34,11 @@ internal sealed class AttemptRunner(
                 await finisher.FinishAsync(lease, job, new AttemptOutcome(e.Code, e.Message, null), null);
                 return;
             }
+            catch (IOException e) when (DiskFullException.IsDiskFull(e))
+            {
+                await finisher.FinishAsync(lease, job, new AttemptOutcome(DiskFullException.Code, $"no space left on device while writing the attempt's spec: {e.Message}", null), null);
+                return;
+            }
         }
 
         logger.LogInformation("Job {JobId}: attempt {Attempt} of {Method} fine-tuning of {Model} on {Device}",
