@@ -115,7 +115,8 @@ static class Attempt
                 failpoint?.AfterStep(p.Step);
             },
             onEvaluation: (step, measurements) => pipe.Write(new AttemptEvaluation(step,
-                measurements.Select(m => new AttemptMeasurement(m.Role, m.DatasetId, m.Metric, m.Value)).ToList())),
+                measurements.Select(m => new AttemptMeasurement(m.Role, m.DatasetId, m.Metric, m.Value)).ToList(),
+                RunPulse.Phase == RunPulse.Evaluating ? RunPulse.InPhase.TotalSeconds : null)),
             onCheckpoint: (step, directory) => pipe.Write(new AttemptCheckpoint(step, directory)),
             onEvent: (level, message) =>
             {

@@ -20,13 +20,17 @@ public static class Extensions
 {
     public const string ConnectionStringName = "Postgres";
 
+    /// <summary>Serilog's default console line, with the job (id#attempt) in front of every line logged for one.</summary>
+    public const string ConsoleTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {JobTag:l}{Message:lj}{NewLine}{Exception}";
+
     public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSerilog((services, logger) => logger
             .ReadFrom.Configuration(builder.Configuration)
             .ReadFrom.Services(services)
             .Enrich.FromLogContext()
-            .WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture));
+            .Enrich.With<JobTagEnricher>()
+            .WriteTo.Console(outputTemplate: ConsoleTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture));
 
         var options = builder.Configuration.GetSection(LoraOptions.Section).Get<LoraOptions>() ?? new LoraOptions();
         builder.Services.AddSingleton(options);
@@ -35,6 +39,7 @@ public static class Extensions
         builder.Services.AddHealthChecks()
             .AddDbContextCheck<LoraDbContext>("postgres", tags: ["ready"]);
         builder.AddServiceMetrics();
+        builder.AddServiceTracing();
         return builder;
     }
 
