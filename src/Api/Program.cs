@@ -3,11 +3,17 @@ using LoraService.Api.Endpoints;
 using LoraService.Api.OpenAi;
 using LoraService.ServiceDefaults;
 
+var migrateOnly = MigrateOnly.Requested(args, out args);
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddApiServices();
 
 var app = builder.Build();
+if (migrateOnly)
+{
+    await MigrateOnly.RunAsync(app);
+    return;
+}
 app.UseApiPipeline();
 app.MapDefaultHealthChecks();
 app.MapHangfireDashboardForAdmins();
@@ -18,6 +24,6 @@ app.MapModelsApi();
 app.MapDatasetsApi();
 app.MapOpenAiApi();
 app.MapOperationsApi();
-app.Run();
+await app.RunAsync();
 
 public partial class Program;

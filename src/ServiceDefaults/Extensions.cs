@@ -37,7 +37,8 @@ public static class Extensions
         builder.Services.AddDomainServices(builder.GetPostgresConnectionString(), options.ArtifactsPath);
 
         builder.Services.AddHealthChecks()
-            .AddDbContextCheck<LoraDbContext>("postgres", tags: ["ready"]);
+            .AddDbContextCheck<LoraDbContext>("postgres", tags: ["ready"])
+            .AddCheck<SchemaHealthCheck>("schema", tags: ["ready"]);
         builder.AddServiceMetrics();
         builder.AddServiceTracing();
         return builder;
@@ -83,11 +84,11 @@ public static class Extensions
         return builder;
     }
 
-    /// <summary>/health/live: the process answers. /health/ready: PostgreSQL answers too. /metrics: Prometheus.</summary>
+    /// <summary>/health/live: the process answers. /health/ready: PostgreSQL answers and the schema is current. /metrics: Prometheus.</summary>
     public static IEndpointRouteBuilder MapDefaultHealthChecks(this IEndpointRouteBuilder app)
     {
-        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") }).AllowAnonymous();
+        app.MapHealthChecks(HealthEndpoints.Live, new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
+        app.MapHealthChecks(HealthEndpoints.Ready, new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") }).AllowAnonymous();
         app.MapPrometheusScrapingEndpoint(ServiceMetrics.Path).AllowAnonymous();
         return app;
     }
