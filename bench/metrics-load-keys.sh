@@ -18,7 +18,7 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
 source <(sed -n '/^pg_bin()/,/^}/p;/^as_pg()/p;/^log()/p;/^start_postgres()/,/^}/p;/^pg_tool()/p;/^stop_postgres()/p;/^free_port()/p' lora.sh)
 pg_user=postgres
-dir=$(mktemp -d /tmp/lora-bench-keys.XXXXXX)
+dir=$(mktemp -d /tmp/lora-bench-keys.XXXXXX); chmod 755 "$dir"  # the postgres user must reach the cluster inside
 pg_port=$(free_port); on_port=$(free_port); off_port=$(free_port)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; stop_postgres "$dir/pg"; rm -rf "$dir"' EXIT
