@@ -3,15 +3,15 @@ using LoraService.Api.Endpoints;
 using LoraService.Api.OpenAi;
 using LoraService.ServiceDefaults;
 
-var migrateOnly = MigrateOnly.Requested(args, out args);
+var migrationCommand = MigrationCommands.Requested(args, out args);
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddApiServices();
 
 var app = builder.Build();
-if (migrateOnly)
+if (migrationCommand is not null)
 {
-    await MigrateOnly.RunAsync(app);
+    await MigrationCommands.RunAsync(app, migrationCommand);
     return;
 }
 app.UseApiPipeline();

@@ -135,7 +135,7 @@ public sealed partial class DeploymentFilesTests
             if (container.Dll is not { } dll || !container.Image.Dlls.ContainsKey(dll))
                 violations.Add($"{container.Where}: {container.Dll ?? "no dll"} is not published into {container.Image.Name} (it has {string.Join(", ", container.Image.Dlls.Keys)})");
             foreach (var flag in container.Command.SkipWhile(c => c != container.Dll).Skip(1))
-                if (!(container.RunsApi && flag == Container.MigrateFlag)) violations.Add($"{container.Where}: {container.Dll} does not take {flag}");
+                if (!(container.RunsApi && (flag == Container.MigrateFlag || flag == Container.WaitFlag))) violations.Add($"{container.Where}: {container.Dll} does not take {flag}");
         }
         // Each attempt runs the CLI next to the worker: the worker's publish must bring it along.
         Assert.Contains("../Cli/Cli.csproj", Repo.Read("src/Worker/Worker.csproj"));
@@ -192,9 +192,15 @@ public sealed partial class DeploymentFilesTests
 
         var k8s = Deployments.K8sContainers().ToList();
         Assert.Contains(k8s, c => c.Container.Migrates && (string?)c.Workload.GetValueOrDefault("kind") == "Job");
-        foreach (var (_, workload, _, container) in k8s.Where(c => c.Container.RunsApi && !c.Container.Migrates))
+        foreach (var (_, workload, _, container) in k8s.Where(c => c.Container.RunsApi && !c.Container.Migrates && !c.Container.WaitsForMigrations))
+        {
             if (container.Env.GetValueOrDefault("Lora__MigrateOnStartup") != "false")
                 violations.Add($"{container.Where}: a migration Job exists, so Lora__MigrateOnStartup must be \"false\"");
+            // The replica starts on a current schema: an init container waits for the Job's migrations.
+            if (!Yaml.List(Deployments.PodSpec(workload).GetValueOrDefault("initContainers")).Select(Yaml.Map)
+                    .Any(i => Yaml.List(i.GetValueOrDefault("command")).Cast<string>().Contains(Container.WaitFlag)))
+                violations.Add($"{container.Where}: needs an init container running the API with {Container.WaitFlag}");
+        }
         // A worker pod starts after the API is ready, and the API is ready only with the schema current.
         foreach (var (_, workload, _, container) in k8s.Where(c => c.Container.RunsWorker))
             if (!Yaml.List(Deployments.PodSpec(workload).GetValueOrDefault("initContainers")).Select(Yaml.Map)

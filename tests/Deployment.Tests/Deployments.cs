@@ -9,14 +9,18 @@ internal sealed record Container(string Where, Dockerfile Image, IReadOnlyList<s
     public string? Dll => Command.FirstOrDefault(c => c.EndsWith(".dll", StringComparison.Ordinal));
     public bool RunsApi => Dll?.EndsWith("/LoraService.Api.dll", StringComparison.Ordinal) == true;
     public bool Migrates => RunsApi && Command.Contains(MigrateFlag);
+    public bool WaitsForMigrations => RunsApi && Command.Contains(WaitFlag);
     public bool RunsWorker => Dll?.EndsWith("/LoraService.Worker.dll", StringComparison.Ordinal) == true;
 
     /// <summary>The port the app listens on: ASPNETCORE_URLS from the container's environment, else the image's.</summary>
     public int AppPort => new Uri((Env.GetValueOrDefault("ASPNETCORE_URLS") ?? Image.Env["ASPNETCORE_URLS"]).Split(';')[0].Replace("0.0.0.0", "localhost", StringComparison.Ordinal)).Port;
 
-    /// <summary>The API's <c>--migrate-only</c> flag, read from the code.</summary>
-    public static string MigrateFlag { get; } = (string)System.Reflection.Assembly.Load("LoraService.Api")
-        .GetType("LoraService.Api.MigrateOnly", throwOnError: true)!.GetField("Flag")!.GetRawConstantValue()!;
+    /// <summary>The API's <c>--migrate-only</c> and <c>--wait-for-migrations</c> flags, read from the code.</summary>
+    public static string MigrateFlag { get; } = ApiFlag("MigrateFlag");
+    public static string WaitFlag { get; } = ApiFlag("WaitFlag");
+
+    private static string ApiFlag(string name) => (string)System.Reflection.Assembly.Load("LoraService.Api")
+        .GetType("LoraService.Api.MigrationCommands", throwOnError: true)!.GetField(name)!.GetRawConstantValue()!;
 }
 
 /// <summary>The images (by tag) and the containers of docker-compose.yml and deploy/k8s/.</summary>
