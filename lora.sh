@@ -113,6 +113,9 @@ cmd_up() {
   fi
   export Lora__ModelsPath=${Lora__ModelsPath:-$data_dir/models}
   export Lora__ArtifactsPath=${Lora__ArtifactsPath:-$data_dir/artifacts}
+  # Webhook receivers on this machine over http (a deployment keeps both off: https to public addresses only).
+  export Webhooks__AllowInsecureUrls=${Webhooks__AllowInsecureUrls:-true}
+  export Webhooks__AllowPrivateAddresses=${Webhooks__AllowPrivateAddresses:-true}
 
   log "building"
   dotnet build LoraService.sln -c Release -v q -nologo >/dev/null

@@ -26,6 +26,8 @@ internal static class Extensions
         builder.Services.AddScoped<JobQueue>();
         builder.Services.AddScoped<JobSpecCheck>();
         builder.Services.AddScoped<JobDryRun>();
+        builder.Services.AddSingleton(builder.Configuration.GetSection(Sweeps.SweepOptions.Section).Get<Sweeps.SweepOptions>() ?? new Sweeps.SweepOptions());
+        builder.Services.AddScoped<Sweeps.SweepSubmission>();
         builder.Services.AddSingleton<MetricsReader>();
         builder.Services.AddScoped<DatasetIntake>();
         builder.Services.AddSingleton(builder.Configuration.GetSection(DatasetUploadOptions.Section).Get<DatasetUploadOptions>() ?? new DatasetUploadOptions());
@@ -102,7 +104,9 @@ internal static class Extensions
         if (error is not null || context.Response.StatusCode >= 500) return Serilog.Events.LogEventLevel.Error;
         var path = context.Request.Path.Value ?? "";
         var polling = HttpMethods.IsGet(context.Request.Method) &&
-            (path.StartsWith("/health", StringComparison.Ordinal) || path.StartsWith("/api/v1/jobs", StringComparison.Ordinal) || path.StartsWith("/dashboard", StringComparison.Ordinal));
+            (path.StartsWith("/health", StringComparison.Ordinal) || path.StartsWith("/api/v1/jobs", StringComparison.Ordinal)
+                || path.StartsWith("/api/v1/sweeps", StringComparison.Ordinal) || path.StartsWith("/api/v1/compare", StringComparison.Ordinal)
+                || path.StartsWith("/dashboard", StringComparison.Ordinal));
         return polling ? Serilog.Events.LogEventLevel.Debug : Serilog.Events.LogEventLevel.Information;
     }
 

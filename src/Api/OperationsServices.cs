@@ -5,6 +5,7 @@ using LoraService.Api.Observability;
 using LoraService.Api.Quotas;
 using LoraService.Api.RateLimits;
 using LoraService.Api.Retention;
+using LoraService.Api.Webhooks;
 
 namespace LoraService.Api;
 
@@ -21,6 +22,7 @@ internal static class OperationsServices
         builder.Services.AddSingleton<ApiKeyCache>();
         builder.Services.AddHostedService<ApiKeyRevocations>();
         builder.Services.AddHostedService<JobGauges>();
+        builder.AddWebhooks();
         builder.Services.AddApiRateLimits(builder.Configuration.GetSection(RateLimitOptions.Section).Get<RateLimitOptions>() ?? new RateLimitOptions());
         return builder;
     }
@@ -29,6 +31,7 @@ internal static class OperationsServices
     {
         app.MapUsageApi();
         app.MapApiKeysApi();
+        app.MapWebhooksApi();
         return app;
     }
 }

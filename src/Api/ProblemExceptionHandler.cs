@@ -60,11 +60,17 @@ internal sealed class ProblemExceptionHandler(IProblemDetailsService problems) :
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem, Exception = exception });
     }
 
+    /// <summary>The field a JSON body error is about and what is wrong with it (a sweep child's spec reads the same as a job's); null when unknown.</summary>
+    internal static (string Field, string Message)? Describe(JsonException json) =>
+        UnknownField(json) is { } unknown ? (unknown, $"'{unknown}' is not a field of this request; check its spelling (see Swagger for the schema).")
+        : WrongType(json) is (string field, var message) ? (field, message)
+        : null;
+
     /// <summary>
     /// A value System.Text.Json could not convert ("The JSON value could not be converted to T"): its path and what the
     /// field takes, e.g. <c>hyperparameters.schedule</c> → "schedule must be one of constant, linear, cosine.".
     /// </summary>
-    private static (string? Field, string Message) WrongType(JsonException json)
+    internal static (string? Field, string Message) WrongType(JsonException json)
     {
         var match = System.Text.RegularExpressions.Regex.Match(json.Message, @"^The JSON value could not be converted to (?<type>[^.\s][^\s]*?)\.? Path:");
         var path = (json.Path ?? "").TrimStart('$').TrimStart('.');
@@ -88,7 +94,7 @@ internal sealed class ProblemExceptionHandler(IProblemDetailsService problems) :
     }
 
     /// <summary>The path of an unknown property (snake_case, as the client wrote it), from System.Text.Json's unmapped-member error.</summary>
-    private static string? UnknownField(JsonException json)
+    internal static string? UnknownField(JsonException json)
     {
         var match = System.Text.RegularExpressions.Regex.Match(json.Message, "^The JSON property '(?<name>[^']+)' could not be mapped");
         if (!match.Success) return null;

@@ -19,6 +19,8 @@ app.MapDefaultHealthChecks();
 app.MapHangfireDashboardForAdmins();
 app.MapIdentityApi();
 app.MapJobsApi();
+app.MapSweepsApi();
+app.MapCompareApi();
 app.MapArtifactsApi();
 app.MapModelsApi();
 app.MapDatasetsApi();

@@ -32,6 +32,18 @@ internal sealed class SwaggerExamples : ISchemaFilter
             """,
         [typeof(NewModelSpec)] = """{ "name": "tiny-gpt2", "architecture": "gpt2", "hidden_size": 64, "layers": 2, "heads": 4, "max_positions": 256, "seed": 0 }""",
         [typeof(IdentityApi.CreateTenantRequest)] = """{ "name": "research-team" }""",
+        [typeof(Sweeps.SweepRequest)] = """
+            {
+              "name": "method-and-rank",
+              "base": {
+                "base_model": "tiny-llama",
+                "training_dataset": "01a222c3-bc6e-75e4-affe-ccf5707482aa",
+                "hyperparameters": { "max_steps": 20, "max_sequence_length": 32 },
+                "evaluation": { "target": ["01a222c3-be35-7741-8c6d-7d331983b6d3"], "source": ["01a222c3-be58-7e19-bfdd-ee5132efa19e"], "every_n_steps": 10, "max_examples": 16 }
+              },
+              "grid": { "method": ["lora", "full"], "lora.rank": [4, 16, 64] }
+            }
+            """,
     };
 
     public void Apply(IOpenApiSchema schema, SchemaFilterContext context)

@@ -118,10 +118,10 @@ static class Attempt
                 measurements.Select(m => new AttemptMeasurement(m.Role, m.DatasetId, m.Metric, m.Value)).ToList(),
                 RunPulse.Phase == RunPulse.Evaluating ? RunPulse.InPhase.TotalSeconds : null)),
             onCheckpoint: (step, directory) => pipe.Write(new AttemptCheckpoint(step, directory)),
-            onEvent: (level, message) =>
+            onEvent: (level, message, type, step) =>
             {
                 Console.Error.WriteLine($"[{level}] {message}");
-                pipe.Write(new AttemptEvent(level, message));
+                pipe.Write(new AttemptEvent(level, message, type, step));
             });
 
         try
@@ -193,12 +193,13 @@ static class Attempt
         Action<TrainingProgress> onStep,
         Action<int, IReadOnlyList<EvalMeasurement>> onEvaluation,
         Action<int, string> onCheckpoint,
-        Action<string, string> onEvent) : IFineTuneObserver
+        Action<string, string, string?, int?> onEvent) : IFineTuneObserver
     {
         public void OnStep(TrainingProgress progress) => onStep(progress);
         public void OnEvaluation(int step, IReadOnlyList<EvalMeasurement> measurements) => onEvaluation(step, measurements);
         public void OnCheckpoint(int step, string directory) => onCheckpoint(step, directory);
-        public void OnEvent(string level, string message) => onEvent(level, message);
+        public void OnEvent(string level, string message) => onEvent(level, message, null, null);
+        public void OnForgettingBudgetExceeded(int step, string message) => onEvent("warning", message, AttemptEventTypes.ForgettingBudgetExceeded, step);
         public void OnReplay(IReadOnlyList<MetricRecord> records) => onReplay(records);
     }
 

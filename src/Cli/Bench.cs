@@ -16,13 +16,20 @@ static class Bench
 {
     public const string ChildVerb = "__bench-one";
 
-    sealed record Shape(int Vocab, int Hidden, int Layers, int Heads, int Intermediate, int Seq, int Batch, int Warmup, int Steps);
+    internal sealed record Shape(int Vocab, int Hidden, int Layers, int Heads, int Intermediate, int Seq, int Batch, int Warmup, int Steps)
+    {
+        public int KvHeads { get; init; } = Heads;
+        public bool Tied { get; init; }
+        public bool AttentionBias { get; init; }
+    }
 
-    // Same table as torch_ref.py's CONFIGS / DEFAULT_STEPS.
-    static readonly Dictionary<string, Shape> Configs = new()
+    // small and medium: the same table as torch_ref.py's CONFIGS / DEFAULT_STEPS. qwen0.5b: Qwen2.5-0.5B's shapes
+    // (GQA 14/2, tied embeddings, q/k/v biases), sequence 512, batch 1, randomly initialised.
+    internal static readonly Dictionary<string, Shape> Configs = new()
     {
         ["small"] = new(8192, 256, 4, 8, 688, 256, 8, 3, 10),
         ["medium"] = new(32000, 512, 8, 8, 1376, 512, 4, 2, 4),
+        ["qwen0.5b"] = new(151936, 896, 24, 14, 4864, 512, 1, 1, 3) { KvHeads = 2, Tied = true, AttentionBias = true },
     };
 
     const double LrFull = 1e-4, LrLora = 2e-4, LoraAlpha = 32, LoraDropout = 0.05, RmsEps = 1e-6, RopeTheta = 10000;
@@ -39,9 +46,10 @@ static class Bench
         var seed = a.Int("seed") ?? 0;
         var outPath = a.Str("out");
         var inProcess = a.Flag("in-process");
+        var checkpointing = a.Flag("gradient-checkpointing");
         a.EnsureAllUsed();
         foreach (var c in configs.Where(c => !Configs.ContainsKey(c)))
-            throw new UsageException($"unknown config '{c}' (small, medium)");
+            throw new UsageException($"unknown config '{c}' ({string.Join(", ", Configs.Keys)})");
         foreach (var m in modes.Where(m => m is not ("full" or "lora")))
             throw new UsageException($"unknown mode '{m}' (full, lora)");
 
@@ -53,7 +61,8 @@ static class Bench
                 var s = perConfig[config].Steps ?? steps ?? Configs[config].Steps;
                 if (s < 1 || w < 0)
                     throw new UsageException("--steps must be at least 1 and --warmup at least 0");
-                string[] childArgs = ["--config", config, "--mode", mode, "--warmup", $"{w}", "--steps", $"{s}", "--threads", $"{threads}", "--seed", $"{seed}"];
+                string[] childArgs = ["--config", config, "--mode", mode, "--warmup", $"{w}", "--steps", $"{s}", "--threads", $"{threads}", "--seed", $"{seed}",
+                    .. checkpointing ? ["--gradient-checkpointing"] : Array.Empty<string>()];
                 var line = inProcess ? RunOne(new Args(childArgs)) : RunChildProcess(childArgs, threads);
                 Console.WriteLine(line);
                 lines.Add(line);
@@ -64,13 +73,13 @@ static class Bench
     }
 
     /// <summary>Re-executes this program with the hidden verb, so peak RSS belongs to one run.</summary>
-    internal static string RunChildProcess(string[] childArgs, int threads)
+    internal static string RunChildProcess(string[] childArgs, int threads, string verb = ChildVerb)
     {
         var self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot find this executable");
         var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(self) == "dotnet") // launched as `dotnet LoraService.Cli.dll`
             psi.ArgumentList.Add(typeof(Bench).Assembly.Location);
-        psi.ArgumentList.Add(ChildVerb);
+        psi.ArgumentList.Add(verb);
         foreach (var arg in childArgs)
             psi.ArgumentList.Add(arg);
         // As torch_ref.py does: pin every thread pool that might be consulted at start-up.
@@ -81,7 +90,7 @@ static class Bench
         p.WaitForExit();
         var json = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith('{'));
         if (p.ExitCode != 0 || json is null)
-            throw new InvalidOperationException($"benchmark child {string.Join(' ', childArgs)} failed with exit code {p.ExitCode}");
+            throw new InvalidOperationException($"benchmark child {verb} {string.Join(' ', childArgs)} failed with exit code {p.ExitCode}");
         return json;
     }
 
@@ -99,6 +108,7 @@ static class Bench
         var steps = a.Int("steps") ?? 1;
         var threads = a.Int("threads") ?? 2;
         var seed = a.Int("seed") ?? 0;
+        var checkpointing = a.Flag("gradient-checkpointing");
         a.EnsureAllUsed();
         var s = Configs[configName];
 
@@ -107,25 +117,8 @@ static class Bench
         manual_seed(seed);
         var baselineRss = ProcStatusMb("VmRSS");
 
-        var config = new ModelConfig
-        {
-            Family = ModelFamily.Llama,
-            ModelType = "llama",
-            Architecture = "LlamaForCausalLM",
-            VocabSize = s.Vocab,
-            HiddenSize = s.Hidden,
-            IntermediateSize = s.Intermediate,
-            NumLayers = s.Layers,
-            NumHeads = s.Heads,
-            NumKeyValueHeads = s.Heads,
-            HeadDim = s.Hidden / s.Heads,
-            MaxPositions = s.Seq,
-            NormEps = RmsEps,
-            RopeTheta = RopeTheta,
-            TieWordEmbeddings = false,
-            InitializerRange = 0.02,
-        };
-        using var model = ModelFactory.CreateRandom(config, seed);
+        using var model = ModelFactory.CreateRandom(ModelConfigFor(s), seed);
+        model.GradientCheckpointing = checkpointing;
         double lr;
         if (mode == "lora")
         {
@@ -205,11 +198,12 @@ static class Bench
             ["baseline_rss_mb"] = Math.Round(baselineRss, 1),
             ["threads"] = get_num_threads(),
             ["dtype"] = "float32",
+            ["gradient_checkpointing"] = checkpointing,
             ["lr"] = lr,
             ["warmup_steps"] = warmup,
             ["timed_steps"] = steps,
             ["vocab"] = s.Vocab, ["hidden"] = s.Hidden, ["layers"] = s.Layers, ["heads"] = s.Heads,
-            ["intermediate"] = s.Intermediate, ["seq"] = s.Seq, ["batch"] = s.Batch,
+            ["intermediate"] = s.Intermediate, ["seq"] = s.Seq, ["batch"] = s.Batch, ["kv_heads"] = s.KvHeads, ["tied"] = s.Tied,
             ["glibc_tunables"] = Environment.GetEnvironmentVariable("GLIBC_TUNABLES"),
             ["flops_factor"] = factor,
             ["achieved_gflops"] = Math.Round(factor * flopsParams * tps / 1e9, 2),
@@ -218,6 +212,26 @@ static class Bench
         };
         return result.ToJsonString();
     }
+
+    internal static ModelConfig ModelConfigFor(Shape s) => new()
+    {
+        Family = ModelFamily.Llama,
+        ModelType = "llama",
+        Architecture = "LlamaForCausalLM",
+        VocabSize = s.Vocab,
+        HiddenSize = s.Hidden,
+        IntermediateSize = s.Intermediate,
+        NumLayers = s.Layers,
+        NumHeads = s.Heads,
+        NumKeyValueHeads = s.KvHeads,
+        HeadDim = s.Hidden / s.Heads,
+        MaxPositions = s.Seq,
+        NormEps = RmsEps,
+        RopeTheta = RopeTheta,
+        TieWordEmbeddings = s.Tied,
+        AttentionBias = s.AttentionBias,
+        InitializerRange = 0.02,
+    };
 
     /// <summary>
     /// Causal-LM cross-entropy (token t predicts t+1), as torch_ref.py's <c>lm_loss</c>. The logits and their
@@ -235,7 +249,7 @@ static class Bench
     }
 
     /// <summary>A <c>kB</c> field of <c>/proc/self/status</c> in MB (VmHWM = peak resident set).</summary>
-    static double ProcStatusMb(string field)
+    internal static double ProcStatusMb(string field)
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
             if (line.StartsWith(field + ":", StringComparison.Ordinal))

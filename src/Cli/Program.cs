@@ -17,11 +17,14 @@ const string Usage = """
       samples --out DIR [--train-rows N --eval-rows N]
           Writes the generated quickstart datasets (source-domain sentences, target-domain arithmetic) as JSONL.
 
-      bench [--configs small,medium] [--modes full,lora] [--steps N --warmup N]
+      bench [--configs small,medium,qwen0.5b] [--modes full,lora] [--steps N --warmup N]
             [--small-steps N --small-warmup N --medium-steps N --medium-warmup N]
-            [--threads N] [--seed N] [--out results.jsonl] [--in-process]
-          Training-step throughput of the engine on the shapes of ../shared/bench/torch_ref.py.
+            [--threads N] [--seed N] [--out results.jsonl] [--in-process] [--gradient-checkpointing]
+          Training-step throughput of the engine on the shapes of ../shared/bench/torch_ref.py (and Qwen2.5-0.5B's).
           Each (config, mode) runs in a child process; one JSON line per run on stdout.
+
+      bench-load [--config qwen0.5b] [--dir DIR] [--rounds N] [--shard-mb N] [--threads N]
+          Loading a bf16 sharded checkpoint of a bench shape against reading its bytes, alternated in child processes.
 
       bench-pipe [--messages N] [--mode lora|full] [--threads N] [--step-ms MS]
           Per-step cost of the attempt pipe protocol (serialize + write + flush of a step line into a real pipe that
@@ -44,6 +47,8 @@ try
         "samples" => Samples.Run(Rest()),
         "bench" => Bench.Run(Rest()),
         Bench.ChildVerb => Bench.RunChild(Rest()),
+        BenchLoad.Verb => BenchLoad.Run(Rest()),
+        BenchLoad.ChildVerb => BenchLoad.RunChild(Rest()),
         BenchPipe.Verb => BenchPipe.Run(Rest()),
         Attempt.Verb when args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal) => Attempt.Run(new Args(args.Skip(2)), args[1]),
         Attempt.Verb => throw new UsageException("attempt needs a spec file: attempt SPEC.json"),

@@ -244,10 +244,10 @@ public sealed partial class DeploymentFilesTests
             var targets = panel.GetProperty("targets").EnumerateArray().ToList();
             if (targets.Count == 0) violations.Add($"{title}: no query");
             foreach (var expression in targets.Select(t => t.GetProperty("expr").GetString()!))
-                foreach (var metric in MetricName().Matches(expression).Select(m => m.Value).Where(m => !m.StartsWith("loraservice_webhook_deliveries", StringComparison.Ordinal)))
+                foreach (var metric in MetricName().Matches(expression).Select(m => m.Value))
                     if (!exported.Contains(metric)) violations.Add($"{title}: {metric} is not exported by the hosts");
         }
-        Assert.Contains(panels, p => p.GetProperty("targets").EnumerateArray().Any(t => t.GetProperty("expr").GetString()!.Contains("loraservice_webhook_deliveries", StringComparison.Ordinal)));
+        Assert.Contains(panels, p => p.GetProperty("targets").EnumerateArray().Any(t => t.GetProperty("expr").GetString()!.Contains("lora_webhook_delivery_attempts_total", StringComparison.Ordinal)));
         Assert.Equal("/var/lib/grafana/dashboards", Yaml.At(Yaml.List(Yaml.At(Yaml.Load("deploy/grafana/provisioning/dashboards/loraservice.yml").Single(), "providers"))[0], "options", "path"));
         NoViolations(violations);
     }
@@ -270,13 +270,16 @@ public sealed partial class DeploymentFilesTests
         DurationPart().Matches(text).Sum(m => double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) * (m.Groups[2].Value switch { "h" => 3600, "m" => 60, "ms" => 0.001, _ => 1 }));
 
     /// <summary>
-    /// The Prometheus names of the service's instruments (meter LoraService: the static instruments of ServiceMetrics and
-    /// the observable gauges created through ServiceMetrics.Gauge) and of ASP.NET Core's request duration.
+    /// The Prometheus names of the service's instruments (meter LoraService: every static instrument field of the hosts'
+    /// assemblies, and the observable gauges created through ServiceMetrics.Gauge) and of ASP.NET Core's request duration.
     /// </summary>
     private static HashSet<string> ExportedMetrics()
     {
-        var instruments = typeof(ServiceMetrics).GetFields(BindingFlags.Public | BindingFlags.Static)
-            .Select(f => f.GetValue(null)).OfType<Instrument>()
+        var instruments = ConfigurationKeys.HostAssemblies.SelectMany(a => a.GetTypes())
+            .Where(t => !t.ContainsGenericParameters)
+            .SelectMany(t => t.GetFields(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static))
+            .Where(f => typeof(Instrument).IsAssignableFrom(f.FieldType))
+            .Select(f => f.GetValue(null)).OfType<Instrument>().Where(i => i.Meter.Name == ServiceMetrics.MeterName)
             .Select(i => (i.Name, i.Unit, Kind: i.GetType().Name)).ToList();
         foreach (var file in Directory.EnumerateFiles(Repo.File("src"), "*.cs", SearchOption.AllDirectories))
             foreach (Match m in GaugeCall().Matches(File.ReadAllText(file)))
@@ -301,7 +304,7 @@ public sealed partial class DeploymentFilesTests
     [GeneratedRegex(@"(\d+(?:\.\d+)?)(ms|h|m|s)")]
     private static partial Regex DurationPart();
 
-    [GeneratedRegex(@"\b(?:lora|http_server|loraservice)_[a-z0-9_]+\b")]
+    [GeneratedRegex(@"\b(?:lora|http_server)_[a-z0-9_]+\b")]
     private static partial Regex MetricName();
 
     [GeneratedRegex(@"ServiceMetrics\.Gauge\(""(?<name>[^""]+)"", ""(?<unit>[^""]*)""")]

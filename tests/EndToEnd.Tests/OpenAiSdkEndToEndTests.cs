@@ -1,4 +1,5 @@
 using System.ClientModel;
+using System.Net.Http.Json;
 using System.Text.Json;
 using LoraService.TestSupport;
 using OpenAI.Files;
@@ -25,6 +26,15 @@ public sealed class OpenAiSdkEndToEndTests(Service service) : IClassFixture<Serv
         async Task<string> Upload(string sample) =>
             (await files.UploadFileAsync(File.OpenRead(service.Samples[sample]), sample + ".jsonl", FileUploadPurpose.FineTune)).Value.Id;
         var (train, valid, target, source) = (await Upload("arith-train"), await Upload("arith-valid"), await Upload("arith-em"), await Upload("source-mc"));
+
+        // Webhooks: a receiver subscribed to every event hears this job run, evaluate and succeed.
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var hook = await service.Client.PostAsJsonAsync("/api/v1/webhooks", new
+        {
+            url = receiver.Url,
+            events = new[] { "job.running", "job.evaluated", "job.forgetting_budget_exceeded", "fine_tuning.job.succeeded", "fine_tuning.job.failed", "fine_tuning.job.cancelled" },
+        });
+        var secret = (await hook.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("secret").GetString()!;
 
         var client = sdk.GetFineTuningClient();
         var job = await client.FineTuneAsync(BinaryContent.Create(BinaryData.FromObjectAsJson(new
@@ -74,6 +84,21 @@ public sealed class OpenAiSdkEndToEndTests(Service service) : IClassFixture<Serv
         var csv = (await files.DownloadFileAsync(Assert.Single(job.ResultFileIds))).Value.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.StartsWith("step,train_loss,valid_loss,valid_mean_token_accuracy,", csv[0]);
         Assert.Equal(13, csv.Length - 1);
+
+        var succeeded = (await receiver.WaitForAsync(r => r.Body.Contains("\"fine_tuning.job.succeeded\""), seconds: 30)).Single();
+        Assert.True(WebhookSignatureCheck.IsValid(secret, succeeded));
+        var data = JsonDocument.Parse(succeeded.Body).RootElement.GetProperty("data");
+        Assert.Equal(job.JobId, data.GetProperty("id").GetString());
+        Assert.Equal("succeeded", data.GetProperty("status").GetString());
+        Assert.Equal(job.Value, data.GetProperty("fine_tuned_model").GetString());
+        Assert.Contains(receiver.Received, r => r.Body.Contains("\"job.running\"") && r.Body.Contains(job.JobId));
+        // Evaluations at steps 6 and 12 (step 0, the base model, raises none), with learning and forgetting at that step.
+        var evaluated = receiver.Received.Where(r => r.Body.Contains("\"job.evaluated\""))
+            .Select(r => JsonDocument.Parse(r.Body).RootElement.GetProperty("details")).ToList();
+        Assert.Equal([6, 12], evaluated.Select(d => d.GetProperty("step").GetInt32()).Order());
+        Assert.All(evaluated, d => Assert.True(d.GetProperty("forgetting").TryGetProperty("acc_norm", out _)));
+        Assert.Equal(extension.GetProperty("forgetting").GetProperty("acc_norm").GetDouble(),
+            evaluated.Single(d => d.GetProperty("step").GetInt32() == 12).GetProperty("forgetting").GetProperty("acc_norm").GetDouble(), 9);
 
         // Once the job finished, its files can go.
         Assert.True((await files.DeleteFileAsync(train)).Value.Deleted);

@@ -59,6 +59,9 @@ public sealed class Service : IAsyncLifetime
             ["Worker__LeaseSeconds"] = "3",
             ["Worker__ReaperSeconds"] = "1",
             ["Hangfire__InvisibilityTimeoutSeconds"] = "6",
+            // Webhook tests receive on loopback over http.
+            ["Webhooks__AllowInsecureUrls"] = "true",
+            ["Webhooks__AllowPrivateAddresses"] = "true",
             ["Serilog__MinimumLevel__Default"] = "Information",
             ["Serilog__MinimumLevel__Override__Microsoft"] = "Warning",
         };

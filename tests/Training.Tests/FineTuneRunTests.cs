@@ -40,6 +40,12 @@ public sealed class FineTuneRunTests
         public void OnEvaluation(int step, IReadOnlyList<EvalMeasurement> measurements) => Evaluations.Add((step, measurements));
         public void OnCheckpoint(int step, string directory) => Checkpoints.Add((step, directory));
         public void OnEvent(string level, string message) => Events.Add((level, message));
+        public readonly List<int> BudgetCrossings = [];
+        public void OnForgettingBudgetExceeded(int step, string message)
+        {
+            BudgetCrossings.Add(step);
+            OnEvent("warning", message);
+        }
         public readonly List<MetricRecord> Replayed = [];
         public void OnReplay(IReadOnlyList<MetricRecord> records) => Replayed.AddRange(records);
 

@@ -88,6 +88,8 @@ public sealed class ForgettingBudgetTests(ForgettingBudgetTests.Reference shared
         Assert.Equal(crossing, result.StepsCompleted);
         Assert.Equal(crossing - Every, result.Export!.Step);
         Assert.Contains(budgeted.Events, e => e.Level == "warning" && e.Message.StartsWith("Forgetting budget crossed", StringComparison.Ordinal));
+        // Once, at the crossing: what the worker turns into a job.forgetting_budget_exceeded webhook.
+        Assert.Equal([crossing], budgeted.BudgetCrossings);
         Assert.Contains($"exported step {crossing - Every}", File.ReadAllText(Path.Combine(spec.OutputDirectory, "summary.json")));
         var expected = reference.Value(crossing - Every, MetricNames.Validation, ValidationId, "loss");
         Assert.Equal(expected, ExportedValidationLoss(spec), 1e-4);

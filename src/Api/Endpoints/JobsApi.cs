@@ -112,10 +112,13 @@ internal static class JobsApi
                 return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["status"] = [$"status must be one of {string.Join(", ", Enum.GetNames<JobStatus>().Select(n => n.ToLowerInvariant()))}."] });
             filter = jobs => jobs.Where(j => j.Status == wanted);
         }
-        var page = await CursorPage.ReadAsync(db.Jobs, user.TenantId(), after, limit, j => JobResponse.From(j), ct, filter);
-        return page is null
-            ? TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["after"] = ["after must be the id of one of your jobs (next_after of the previous page)."] })
-            : TypedResults.Ok(page);
+        var page = await CursorPage.ReadAsync(db.Jobs, user.TenantId(), after, limit, j => j, ct, filter);
+        if (page is null)
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["after"] = ["after must be the id of one of your jobs (next_after of the previous page)."] });
+        // One query for the whole page's learning and forgetting.
+        var headlines = await JobHeadlines.ReadAsync(db, [.. page.Data.Select(j => j.Id)], ct);
+        return TypedResults.Ok(new Page<JobResponse>(
+            [.. page.Data.Select(j => JobResponse.From(j, headline: headlines.GetValueOrDefault(j.Id)))], page.HasMore, page.NextAfter));
     }
 
     private static async Task<Results<Ok<JobResponse>, NotFound>> GetJob(Guid id, ClaimsPrincipal user, LoraDbContext db, CancellationToken ct)
@@ -125,7 +128,8 @@ internal static class JobsApi
         int? position = null;
         if (job.Status == JobStatus.Queued)
             position = await db.Jobs.CountAsync(j => j.Status == JobStatus.Queued && j.Id.CompareTo(job.Id) < 0, ct);
-        return TypedResults.Ok(JobResponse.From(job, position));
+        var headlines = await JobHeadlines.ReadAsync(db, [job.Id], ct);
+        return TypedResults.Ok(JobResponse.From(job, position, headlines.GetValueOrDefault(job.Id)));
     }
 
     private static async Task<Results<Ok<JobResponse>, NotFound, Conflict<ProblemDetails>>> CancelJob(

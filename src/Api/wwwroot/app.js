@@ -1,9 +1,11 @@
-// Entry point: API key, who-am-I, and hash routing (#/jobs, #/jobs/<id>).
+// Entry point: API key, who-am-I, and hash routing (#/jobs, #/jobs/<id>, #/sweeps, #/sweeps/<id>, #/compare?jobs=…).
 
 import { api, getKey, setKey, ApiError } from './api.js';
 import { h, replace } from './dom.js';
 import { renderJobs } from './jobs.js';
 import { renderJob } from './job.js';
+import { renderSweeps } from './sweeps.js';
+import { renderCompare } from './compare.js';
 
 const view = document.getElementById('view');
 const who = document.getElementById('who');
@@ -22,7 +24,7 @@ function keyForm(message) {
       try {
         await api('/api/v1/me');
         signingIn = false;
-        if (!location.hash.startsWith('#/jobs')) location.hash = '#/jobs';
+        if (!/^#\/(jobs|sweeps|compare)/.test(location.hash)) location.hash = '#/jobs';
         await start();
       } catch (e) {
         signingIn = false;
@@ -55,8 +57,14 @@ function route() {
   if (!getKey()) return keyForm();
   const hash = location.hash || '#/jobs';
   const [path, query] = hash.slice(1).split('?');
+  const params = new URLSearchParams(query ?? '');
   const job = path.match(/^\/jobs\/([0-9a-f-]{36})$/i);
-  current = job ? renderJob(view, job[1]) : renderJobs(view, new URLSearchParams(query ?? ''));
+  const sweep = path.match(/^\/sweeps\/([0-9a-f-]{36})$/i);
+  current = job ? renderJob(view, job[1])
+    : sweep ? renderCompare(view, { sweepId: sweep[1] }, params)
+    : path === '/sweeps' ? renderSweeps(view, params)
+    : path === '/compare' ? renderCompare(view, { jobIds: (params.get('jobs') ?? '').split(',').filter(Boolean) }, params)
+    : renderJobs(view, params);
 }
 
 async function start() {

@@ -1,7 +1,7 @@
 // Jobs list: newest first, status filter, cursor paging with next_after, refreshed every few seconds.
 
 import { api } from './api.js';
-import { h, replace, badge, progressBar, fmtTime } from './dom.js';
+import { h, replace, badge, progressBar, fmtTime, fmt4 } from './dom.js';
 
 const STATUSES = ['', 'queued', 'running', 'cancelling', 'succeeded', 'failed', 'cancelled'];
 
@@ -24,7 +24,7 @@ export function renderJobs(view, params) {
     h('div', { class: 'toolbar' }, h('h1', {}, 'Jobs'), h('label', {}, 'Status ', filter)),
     error,
     h('table', { class: 'jobs', id: 'jobs' },
-      h('thead', {}, h('tr', {}, ['Job', 'Status', 'Progress', 'Base model', 'Method', 'Created'].map(c => h('th', {}, c)))),
+      h('thead', {}, h('tr', {}, ['Job', 'Status', 'Progress', 'Base model', 'Method', 'Learning', 'Forgetting', 'Created'].map(c => h('th', {}, c)))),
       body),
     pager);
 
@@ -38,7 +38,7 @@ export function renderJobs(view, params) {
       if (stopped) return;
       error.textContent = '';
       replace(body, page.data.length === 0
-        ? h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No jobs.'))
+        ? h('tr', {}, h('td', { colspan: 8, class: 'muted' }, 'No jobs.'))
         : page.data.map(row));
       const next = new URLSearchParams(status ? { status } : {});
       if (page.next_after) next.set('after', page.next_after);
@@ -66,5 +66,15 @@ function row(job) {
       h('span', { class: 'small' }, p.total_steps ? `${p.step} / ${p.total_steps}` : job.status === 'queued' && p.queue_position != null ? `#${p.queue_position + 1} in queue` : '–')),
     h('td', {}, job.spec.base_model),
     h('td', { 'data-testid': 'method' }, job.spec.method === 'lora' && job.spec.lora ? `LoRA r=${job.spec.lora.rank}` : job.spec.method === 'full' ? 'full' : job.spec.method),
+    headline(job.headline, 'learning'),
+    headline(job.headline, 'forgetting'),
     h('td', { class: 'small' }, fmtTime(job.created_at)));
+}
+
+/** The job's learning or forgetting at its latest evaluation (the loss when its sets measure it), '–' until evaluated. */
+function headline(numbers, side) {
+  const value = numbers?.[side] ?? null;
+  const metric = numbers?.[`${side}_metric`];
+  return h('td', { class: 'num', 'data-testid': side, title: value === null ? 'not evaluated after step 0 yet' : `${metric}, step ${numbers.step}` },
+    fmt4(value), value === null || !metric ? null : h('span', { class: 'muted small' }, ` ${metric}`));
 }

@@ -77,7 +77,9 @@ public sealed record AttemptMetrics(IReadOnlyList<AttemptMetric> Points) : Attem
 public sealed record AttemptCheckpoint(int Step, string Directory) : AttemptMessage;
 
 /// <summary>Level is info, warning or error.</summary>
-public sealed record AttemptEvent(string Level, string Message) : AttemptMessage;
+/// <param name="Kind">What the worker acts on (e.g. <c>forgetting_budget_exceeded</c>, which raises a webhook); null for a plain message.</param>
+/// <param name="Step">The optimizer step the event is about, when it is about one.</param>
+public sealed record AttemptEvent(string Level, string Message, string? Kind = null, int? Step = null) : AttemptMessage;
 
 /// <summary>Liveness inside long phases (evaluation, generation, export) where no step message comes.</summary>
 public sealed record AttemptAlive(string Phase) : AttemptMessage;
@@ -93,3 +95,8 @@ public sealed record AttemptResult(string Outcome, int StepsCompleted, int Total
 /// model's weights differ from those the run started on), or <c>training_failed</c>.
 /// </summary>
 public sealed record AttemptError(string Code, string Message) : AttemptMessage;
+
+public static class AttemptEventTypes
+{
+    public const string ForgettingBudgetExceeded = "forgetting_budget_exceeded";
+}

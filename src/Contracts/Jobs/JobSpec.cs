@@ -117,6 +117,9 @@ public sealed record Hyperparameters
     public double GradientClip { get; init; } = 1.0;
     public bool TrainOnInputs { get; init; }
     public bool FreezeEmbeddings { get; init; }
+    /// <summary>Recompute each decoder layer's activations in backward instead of keeping them: less memory for long
+    /// sequences and big models, about one more forward pass of time. Gradients are unchanged.</summary>
+    public bool GradientCheckpointing { get; init; }
     /// <summary>chatml | llama3 | plain; null = the one recognised in the model's tokenizer_config.json.</summary>
     public string? ChatTemplate { get; init; }
     public int Seed { get; init; } = 42;

@@ -2,7 +2,9 @@ using LoraService.Domain.Artifacts;
 using LoraService.Domain.Datasets;
 using LoraService.Domain.Jobs;
 using LoraService.Domain.Models;
+using LoraService.Domain.Sweeps;
 using LoraService.Domain.Tenants;
+using LoraService.Domain.Webhooks;
 using Microsoft.EntityFrameworkCore;
 
 namespace LoraService.Domain.Persistence;
@@ -19,6 +21,24 @@ public sealed class LoraDbContext(DbContextOptions<LoraDbContext> options) : DbC
     public DbSet<MetricPoint> MetricPoints => Set<MetricPoint>();
     public DbSet<JobCheckpoint> Checkpoints => Set<JobCheckpoint>();
     public DbSet<Artifact> Artifacts => Set<Artifact>();
+    public DbSet<Sweep> Sweeps => Set<Sweep>();
+    public DbSet<SweepChild> SweepChildren => Set<SweepChild>();
+    public DbSet<WebhookEndpoint> WebhookEndpoints => Set<WebhookEndpoint>();
+    public DbSet<WebhookEvent> WebhookEvents => Set<WebhookEvent>();
+    public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
+
+    // Every job status change gets its webhook outbox row in the same SaveChanges, hence the same transaction.
+    public override int SaveChanges(bool acceptAllChangesOnSuccess)
+    {
+        WebhookOutbox.AddStatusChangeEvents(ChangeTracker);
+        return base.SaveChanges(acceptAllChangesOnSuccess);
+    }
+
+    public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
+    {
+        WebhookOutbox.AddStatusChangeEvents(ChangeTracker);
+        return base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+    }
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(LoraDbContext).Assembly);

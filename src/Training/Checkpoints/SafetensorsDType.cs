@@ -20,6 +20,8 @@ public static class SafetensorsDType
         return size > 0;
     }
 
+    public static int Size(ScalarType type) => TryParse(Name(type), out _, out var size) ? size : 0;
+
     public static string Name(ScalarType type) => type switch
     {
         ScalarType.Float32 => "F32",

@@ -59,13 +59,10 @@ public sealed class SafetensorsReader : IDisposable
     {
         if (!Tensors.TryGetValue(name, out var entry))
             throw new KeyNotFoundException($"{Path}: no tensor '{name}'");
-        if (entry.End - entry.Begin > int.MaxValue)
-            throw new NotSupportedException($"{Path}: tensor '{name}' is over 2 GiB; split it across shards");
         stream.Seek(dataStart + entry.Begin, SeekOrigin.Begin);
         var tensor = empty(entry.Shape, entry.DType);
         // A CPU tensor's byte span is its own memory: read straight into it, no intermediate copy.
-        if (entry.End > entry.Begin)
-            stream.ReadExactly(tensor.bytes);
+        TensorBytes.ForEachChunk(tensor, span => stream.ReadExactly(span));
         if (floatType is { } target && tensor.is_floating_point() && tensor.dtype != target)
         {
             var converted = tensor.to_type(target);

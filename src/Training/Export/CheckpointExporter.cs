@@ -17,29 +17,40 @@ public static class CheckpointExporter
     static readonly string[] CopiedFiles =
         ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "vocab.json", "merges.txt", "tokenizer.model"];
 
-    /// <summary>The model's weights under HF keys, adapters merged, adapter factors left out.</summary>
-    public static Dictionary<string, Tensor> MergedStateDict(CausalLM model, ScalarType? dtype = null)
+    /// <summary>
+    /// The model's weights under HF keys, adapters merged and adapter factors left out, each computed only
+    /// when the writer reaches it (a merged copy of the whole model is never held in memory).
+    /// </summary>
+    public static IReadOnlyList<PendingTensor> MergedTensors(CausalLM model, ScalarType dtype)
     {
-        var merged = new Dictionary<string, Tensor>();
         var projections = model.Projections().ToDictionary(p => p.Path + ".weight", p => p.Module);
-        using var _ = no_grad();
+        var pending = new List<PendingTensor>();
         foreach (var (name, parameter) in model.named_parameters())
         {
             if (LoraModel.IsLoraA(name) || LoraModel.IsLoraB(name))
                 continue;
-            var value = projections.TryGetValue(name, out var projection) ? projection.MergedWeight() : parameter.detach();
-            merged[name] = dtype is { } t ? value.to_type(t) : value;
+            var projection = projections.GetValueOrDefault(name);
+            pending.Add(new PendingTensor(name, dtype, parameter.shape, () =>
+            {
+                using var _ = no_grad();
+                return projection is not null ? projection.MergedWeight() : parameter.detach();
+            }));
         }
-        return merged;
+        return pending;
     }
 
-    public static void Save(CausalLM model, string directory, string? baseModelDirectory = null, ScalarType? dtype = null)
+    /// <summary>
+    /// Writes the checkpoint in <paramref name="dtype"/>, by default the base model's own (a bf16 model trained
+    /// in float32 on CPU is exported in bf16, as transformers would save it), sharded above <paramref name="maxShardBytes"/>.
+    /// </summary>
+    public static void Save(CausalLM model, string directory, string? baseModelDirectory = null, ScalarType? dtype = null,
+        long maxShardBytes = ShardedSafetensors.DefaultMaxShardBytes)
     {
         Directory.CreateDirectory(directory);
-        using (var scope = NewDisposeScope())
-            SafetensorsWriter.Write(Path.Combine(directory, CheckpointLoader.SingleFile), MergedStateDict(model, dtype));
+        var type = dtype ?? DTypeOf(model.Config.TorchDtype) ?? model.parameters().First().dtype;
+        ShardedSafetensors.Write(directory, MergedTensors(model, type), maxShardBytes);
+        var torchDtype = DTypeName(type);
         // Keep every field of the base config (transformers reads more than ModelConfig holds); only the dtype changes.
-        var torchDtype = DTypeName(dtype ?? model.parameters().First().dtype);
         var sourceConfig = baseModelDirectory is null ? null : Path.Combine(baseModelDirectory, "config.json");
         var config = sourceConfig is not null && File.Exists(sourceConfig)
             ? JsonNode.Parse(File.ReadAllText(sourceConfig))!.AsObject()
@@ -56,6 +67,14 @@ public static class CheckpointExporter
                 AtomicFile.Copy(source, Path.Combine(directory, file));
         }
     }
+
+    static ScalarType? DTypeOf(string torchDtype) => torchDtype switch
+    {
+        "bfloat16" => ScalarType.BFloat16,
+        "float16" => ScalarType.Float16,
+        "float32" => ScalarType.Float32,
+        _ => null,
+    };
 
     static string DTypeName(ScalarType t) => t switch
     {

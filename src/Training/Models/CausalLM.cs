@@ -11,6 +11,12 @@ public abstract class CausalLM(string name, ModelConfig config) : nn.Module<Tens
 {
     public ModelConfig Config { get; } = config;
 
+    /// <summary>Recompute each decoder layer's activations in backward instead of keeping them (training only).</summary>
+    public bool GradientCheckpointing { get; set; }
+
+    /// <summary>Whether this forward call should checkpoint its layers: training with a graph, no KV cache.</summary>
+    protected bool CheckpointsLayers(KvCache? cache) => GradientCheckpointing && training && cache is null && is_grad_enabled();
+
     public override Tensor forward(Tensor ids) => Forward(ids, null);
 
     /// <summary>

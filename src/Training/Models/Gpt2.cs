@@ -17,7 +17,7 @@ public sealed class Gpt2LMHeadModel : CausalLM
     }
 
     public override Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask = null) =>
-        nn.functional.linear(transformer.Forward(ids, cache, attentionMask), transformer.Wte.weight!);
+        nn.functional.linear(transformer.Forward(ids, cache, attentionMask, CheckpointsLayers(cache)), transformer.Wte.weight!);
 
     // Hub files come with or without the "transformer." prefix; some carry causal-mask buffers.
     public override string NormaliseKey(string key) =>
@@ -46,7 +46,7 @@ sealed class Gpt2Model : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask)
+    public Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask, bool checkpointLayers)
     {
         var past = cache?.Length ?? 0;
         var t = ids.shape[1];
@@ -54,7 +54,9 @@ sealed class Gpt2Model : nn.Module
             throw new ArgumentException($"sequence of {past + t} tokens exceeds n_positions = {maxPositions}");
         var x = wte.call(ids).add(wpe.call(arange(past, past + t, ScalarType.Int64, ids.device)));
         foreach (var block in h)
-            x = block.Forward(x, cache, attentionMask);
+            x = checkpointLayers
+                ? CheckpointedLayer.Apply(block.Step, x, [attentionMask], block.TrainableParameters())
+                : block.Forward(x, cache, attentionMask);
         return ln_f.call(x);
     }
 }
@@ -73,6 +75,11 @@ sealed class Gpt2Block : nn.Module
         mlp = new Gpt2Mlp(c, device, dtype);
         RegisterComponents();
     }
+
+    /// <summary>The block as a checkpointed step: constants are [attention mask].</summary>
+    public Tensor Step(Tensor x, IReadOnlyList<Tensor?> constants) => Forward(x, null, constants[0]);
+
+    public Tensor[] TrainableParameters() => parameters().Where(p => p.requires_grad).ToArray();
 
     public Tensor Forward(Tensor x, KvCache? cache, Tensor? attentionMask)
     {

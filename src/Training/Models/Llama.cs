@@ -21,7 +21,7 @@ public sealed class LlamaForCausalLM : CausalLM
 
     public override Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask = null)
     {
-        using var h = model.Forward(ids, cache, attentionMask);
+        using var h = model.Forward(ids, cache, attentionMask, CheckpointsLayers(cache));
         var logits = lm_head is null ? nn.functional.linear(h, model.EmbedTokens.weight!) : lm_head.call(h);
         if (Config.FinalSoftcap is not { } cap)
             return logits;
@@ -53,7 +53,7 @@ sealed class LlamaModel : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask)
+    public Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask, bool checkpointLayers)
     {
         var past = cache?.Length ?? 0;
         var h = embed_tokens.call(ids);
@@ -72,7 +72,9 @@ sealed class LlamaModel : nn.Module
         {
             foreach (var layer in layers)
             {
-                var next = layer.Forward(h, cos, sin, cache, attentionMask);
+                var next = checkpointLayers
+                    ? CheckpointedLayer.Apply(layer.Step, h, [cos, sin, attentionMask], layer.TrainableParameters())
+                    : layer.Forward(h, cos, sin, cache, attentionMask);
                 h.Dispose();
                 h = next;
             }
@@ -104,6 +106,11 @@ sealed class LlamaDecoderLayer : nn.Module
         }
         RegisterComponents();
     }
+
+    /// <summary>The layer as a checkpointed step: constants are [cos, sin, attention mask].</summary>
+    public Tensor Step(Tensor x, IReadOnlyList<Tensor?> constants) => Forward(x, constants[0]!, constants[1]!, null, constants[2]);
+
+    public Tensor[] TrainableParameters() => parameters().Where(p => p.requires_grad).ToArray();
 
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, Tensor? attentionMask)
     {

@@ -30,6 +30,9 @@ public interface IFineTuneObserver
     /// <summary><paramref name="level"/> is <c>info</c> or <c>warning</c>.</summary>
     void OnEvent(string level, string message);
 
+    /// <summary>An evaluation at <paramref name="step"/> was over the job's forgetting budget; <paramref name="message"/> says by how much.</summary>
+    void OnForgettingBudgetExceeded(int step, string message) => OnEvent("warning", message);
+
     /// <summary>On resume, journaled metric points sent again (see <see cref="FineTuneRunSpec.ReplayMetricsFromStep"/>).</summary>
     void OnReplay(IReadOnlyList<MetricRecord> records) { }
 }

@@ -3,6 +3,7 @@ using LoraService.Contracts.Attempts;
 using LoraService.Domain.Artifacts;
 using LoraService.Domain.Jobs;
 using LoraService.Domain.Persistence;
+using LoraService.Domain.Webhooks;
 using LoraService.ServiceDefaults;
 using LoraService.ServiceDefaults.Observability;
 using Npgsql;
@@ -110,12 +111,24 @@ internal sealed class AttemptRunner(
                         }
                         logger.LogInformation("Job {JobId} evaluated at step {Step}: {Count} measurement(s)", job.Id, e.Step, e.Measurements.Count);
                         telemetry.Record(e);
+                        // Step 0 is the base model's baseline, not training progress: no job.evaluated for it.
+                        if (e.Step > 0)
+                        {
+                            metrics.AddEvaluated(e.Step);
+                            if (!await Fenced(() => metrics.FlushAsync())) Stop(StopReason.LeaseLost, kill: true);
+                        }
                         break;
                     case AttemptCheckpoint c:
                         // Metrics up to the checkpoint are durable before its row says "resume from here".
                         if (!await Fenced(() => metrics.FlushAsync()) ||
                             !await Fenced(() => lease.AddCheckpointAsync(c.Step, CheckpointKey(job.Id, c.Directory), FolderBytes(c.Directory),
                                 atStep.At(c.Step), CheckpointsOnDisk(job.Id, c.Directory), CancellationToken.None)))
+                            Stop(StopReason.LeaseLost, kill: true);
+                        break;
+                    case AttemptEvent { Kind: AttemptEventTypes.ForgettingBudgetExceeded } e:
+                        // Its evaluation's points first, so the webhook's learning and forgetting at the step are stored.
+                        if (!await Fenced(() => metrics.FlushAsync()) ||
+                            !await Fenced(() => lease.AddEventAsync(e.Level, e.Message, new { step = e.Step }, e.Kind, CancellationToken.None, WebhookEventTypes.ForgettingBudgetExceeded)))
                             Stop(StopReason.LeaseLost, kill: true);
                         break;
                     case AttemptEvent e:

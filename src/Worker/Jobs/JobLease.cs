@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LoraService.Domain.Jobs;
+using LoraService.Domain.Webhooks;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -46,33 +47,66 @@ internal sealed class JobLease(NpgsqlDataSource db, Guid jobId, Guid tenantId, i
         };
     }
 
-    /// <summary>Upserts metric points keyed by (job, name, step): a resumed step overwrites, never duplicates.</summary>
-    public async Task<bool> WriteMetricsAsync(IReadOnlyList<(string Name, int Step, double Value)> batch, CancellationToken ct)
+    /// <summary>
+    /// Upserts metric points keyed by (job, name, step): a resumed step overwrites, never duplicates. With
+    /// <paramref name="evaluatedSteps"/>, the same statement writes a <c>job.evaluated</c> webhook outbox row per step, so
+    /// an event is never sent for points that were not stored (nor lost when they were).
+    /// </summary>
+    public async Task<bool> WriteMetricsAsync(IReadOnlyList<(string Name, int Step, double Value)> batch, CancellationToken ct,
+        IReadOnlyList<int>? evaluatedSteps = null)
     {
-        if (batch.Count == 0) return true;
-        await using var command = Command(
-            $"""
-            WITH lease AS ({Holds})
+        if (batch.Count == 0 && evaluatedSteps is not { Count: > 0 }) return true;
+        const string upsert =
+            """
             INSERT INTO metric_points (job_id, name, step, value, attempt, recorded_at)
             SELECT @job, n, s, v, @attempt, now() FROM unnest(@names, @steps, @values) AS t(n, s, v)
             WHERE EXISTS (SELECT 1 FROM lease)
             ON CONFLICT (job_id, name, step) DO UPDATE SET value = excluded.value, attempt = excluded.attempt, recorded_at = excluded.recorded_at
-            """);
+            """;
+        await using var command = Command(evaluatedSteps is { Count: > 0 }
+            ? $"""
+              WITH lease AS ({Holds}), points AS ({upsert})
+              INSERT INTO webhook_events (id, tenant_id, job_id, type, job_status, details, created_at)
+              SELECT e.id, j.tenant_id, j.id, '{WebhookEventTypes.Evaluated}', j.status, jsonb_build_object('step', e.step), now()
+              FROM lease JOIN jobs j ON j.id = lease.id CROSS JOIN unnest(@event_ids, @event_steps) AS e(id, step)
+              """
+            : $"WITH lease AS ({Holds}) {upsert}");
         command.Parameters.AddWithValue("names", batch.Select(p => p.Name).ToArray());
         command.Parameters.AddWithValue("steps", batch.Select(p => p.Step).ToArray());
         command.Parameters.AddWithValue("values", batch.Select(p => p.Value).ToArray());
+        if (evaluatedSteps is { Count: > 0 })
+        {
+            command.Parameters.AddWithValue("event_ids", evaluatedSteps.Select(_ => Guid.CreateVersion7()).ToArray());
+            command.Parameters.AddWithValue("event_steps", evaluatedSteps.ToArray());
+        }
         return await command.ExecuteNonQueryAsync(ct) > 0;
     }
 
-    public async Task<bool> AddEventAsync(string level, string message, object? data = null, string type = "message", CancellationToken ct = default)
+    /// <summary>A timeline event; with <paramref name="webhook"/>, also that webhook's outbox row (details: the event's data), in the same statement.</summary>
+    public async Task<bool> AddEventAsync(string level, string message, object? data = null, string type = "message", CancellationToken ct = default,
+        string? webhook = null)
     {
-        await using var command = Command(
-            $"""
-            WITH lease AS ({Holds})
-            INSERT INTO job_events (job_id, created_at, level, type, message, data)
-            SELECT @job, now(), @level, @type, @message, @data FROM lease
-            """);
+        await using var command = Command(webhook is null
+            ? $"""
+              WITH lease AS ({Holds})
+              INSERT INTO job_events (job_id, created_at, level, type, message, data)
+              SELECT @job, now(), @level, @type, @message, @data FROM lease
+              """
+            : $"""
+              WITH lease AS ({Holds}),
+              timeline AS (
+                  INSERT INTO job_events (job_id, created_at, level, type, message, data)
+                  SELECT @job, now(), @level, @type, @message, @data FROM lease)
+              INSERT INTO webhook_events (id, tenant_id, job_id, type, job_status, details, created_at)
+              SELECT @event_id, j.tenant_id, j.id, @webhook, j.status, COALESCE(@data, jsonb_build_object()) || jsonb_build_object('message', @message), now()
+              FROM lease JOIN jobs j ON j.id = lease.id
+              """);
         AddEventParameters(command, level, type, message, data);
+        if (webhook is not null)
+        {
+            command.Parameters.AddWithValue("webhook", webhook);
+            command.Parameters.AddWithValue("event_id", Guid.CreateVersion7());
+        }
         return await command.ExecuteNonQueryAsync(ct) > 0;
     }
 

@@ -42,12 +42,12 @@ internal sealed class BudgetStage : IDisposable
         _crossed = step;
         if (_watch.Budget.Action == BudgetAction.Stop)
         {
-            _run.Warn($"Forgetting budget crossed: {_watch.Describe(step)}; training stops and the last evaluated step within it is exported");
+            _run.Observer.OnForgettingBudgetExceeded(step, $"Forgetting budget crossed: {_watch.Describe(step)}; training stops and the last evaluated step within it is exported");
             _stop.Cancel();
         }
         else
         {
-            _run.Warn($"Forgetting budget crossed: {_watch.Describe(step)}; training goes on, and the best step within it is exported at the end");
+            _run.Observer.OnForgettingBudgetExceeded(step, $"Forgetting budget crossed: {_watch.Describe(step)}; training goes on, and the best step within it is exported at the end");
         }
     }
 

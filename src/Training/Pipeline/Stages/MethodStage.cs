@@ -25,6 +25,15 @@ internal static class MethodStage
         {
             FullFineTune.Prepare(model, job.Hyperparameters.FreezeEmbeddings);
         }
+        if (job.Hyperparameters.GradientCheckpointing)
+        {
+            // The recompute replays the CPU generator only; on CUDA, dropout would draw new masks in backward.
+            if (model.parameters().First().device.type == TorchSharp.DeviceType.CUDA && job.Lora is { Dropout: > 0 })
+                throw new UnsupportedSettingException(
+                    "hyperparameters.gradient_checkpointing with lora.dropout > 0 is not supported on CUDA yet: set lora.dropout to 0 or turn checkpointing off");
+            model.GradientCheckpointing = true;
+            run.Info("gradient checkpointing: each decoder layer's activations are recomputed in backward");
+        }
         var trainable = LoraModel.TrainableParameters(model);
         var count = trainable.Sum(p => p.Parameter.numel());
         run.Info($"{count:N0} trainable parameters ({100.0 * count / Math.Max(1, baseParameters):0.###}% of the base model)");
