@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LoraService.Contracts.Attempts;
 using LoraService.Domain.Jobs;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
@@ -45,6 +46,12 @@ internal sealed class ProblemExceptionHandler(IProblemDetailsService problems) :
                 Detail = bad.InnerException is JsonException json ? $"{bad.Message} {json.Message}" : bad.Message,
             },
             InvalidJobTransitionException transition => new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "The job cannot do that now.", Detail = transition.Message },
+            IOException full when DiskFullException.IsDiskFull(full) => new ProblemDetails
+            {
+                Status = StatusCodes.Status507InsufficientStorage,
+                Title = "The server's storage is full.",
+                Detail = "No space left on device; nothing was kept from this request. Retry once an operator has freed space.",
+            },
             DbUpdateConcurrencyException => new ProblemDetails { Status = StatusCodes.Status409Conflict, Title = "The resource changed meanwhile; retry the request." },
             _ => null,
         };

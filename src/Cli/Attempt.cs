@@ -115,7 +115,8 @@ static class Attempt
                 failpoint?.AfterStep(p.Step);
             },
             onEvaluation: (step, measurements) => pipe.Write(new AttemptEvaluation(step,
-                measurements.Select(m => new AttemptMeasurement(m.Role, m.DatasetId, m.Metric, m.Value)).ToList())),
+                measurements.Select(m => new AttemptMeasurement(m.Role, m.DatasetId, m.Metric, m.Value)).ToList(),
+                RunPulse.Phase == RunPulse.Evaluating ? RunPulse.InPhase.TotalSeconds : null)),
             onCheckpoint: (step, directory) => pipe.Write(new AttemptCheckpoint(step, directory)),
             onEvent: (level, message, type, step) =>
             {
@@ -163,7 +164,7 @@ static class Attempt
     /// <summary>
     /// <c>out_of_memory</c> for <see cref="OutOfMemoryException"/> and libtorch/CUDA allocation failures (recognised by
     /// their message anywhere in the exception chain), <c>invalid_input</c> for what the engine refuses as input (argument,
-    /// data-format, JSON, missing file or folder), the refusal's own code for a run the engine refuses for a reason of the job's
+    /// data-format, JSON, missing file or folder), <c>disk_full</c> when a write found no space (ENOSPC, EDQUOT), the refusal's own code for a run the engine refuses for a reason of the job's
     /// own (<c>base_model_changed</c>, <c>forgetting_budget</c>), else <c>training_failed</c>.
     /// </summary>
     public static string Classify(Exception e)
@@ -174,6 +175,7 @@ static class Attempt
             var message = x.Message.ToLowerInvariant();
             if (OutOfMemoryMarkers.Any(message.Contains)) return OutOfMemory;
         }
+        if (DiskFullException.IsDiskFull(e)) return DiskFullException.Code;
         for (var x = e; x is not null; x = x.InnerException)
             if (x is RunRefusedException refused)
                 return refused.Code;

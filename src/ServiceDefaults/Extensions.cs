@@ -20,21 +20,27 @@ public static class Extensions
 {
     public const string ConnectionStringName = "Postgres";
 
+    /// <summary>Serilog's default console line, with the job (id#attempt) in front of every line logged for one.</summary>
+    public const string ConsoleTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {JobTag:l}{Message:lj}{NewLine}{Exception}";
+
     public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSerilog((services, logger) => logger
             .ReadFrom.Configuration(builder.Configuration)
             .ReadFrom.Services(services)
             .Enrich.FromLogContext()
-            .WriteTo.Console(formatProvider: System.Globalization.CultureInfo.InvariantCulture));
+            .Enrich.With<JobTagEnricher>()
+            .WriteTo.Console(outputTemplate: ConsoleTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture));
 
         var options = builder.Configuration.GetSection(LoraOptions.Section).Get<LoraOptions>() ?? new LoraOptions();
         builder.Services.AddSingleton(options);
         builder.Services.AddDomainServices(builder.GetPostgresConnectionString(), options.ArtifactsPath);
 
         builder.Services.AddHealthChecks()
-            .AddDbContextCheck<LoraDbContext>("postgres", tags: ["ready"]);
+            .AddDbContextCheck<LoraDbContext>("postgres", tags: ["ready"])
+            .AddCheck<SchemaHealthCheck>("schema", tags: ["ready"]);
         builder.AddServiceMetrics();
+        builder.AddServiceTracing();
         return builder;
     }
 
@@ -78,11 +84,11 @@ public static class Extensions
         return builder;
     }
 
-    /// <summary>/health/live: the process answers. /health/ready: PostgreSQL answers too. /metrics: Prometheus.</summary>
+    /// <summary>/health/live: the process answers. /health/ready: PostgreSQL answers and the schema is current. /metrics: Prometheus.</summary>
     public static IEndpointRouteBuilder MapDefaultHealthChecks(this IEndpointRouteBuilder app)
     {
-        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") }).AllowAnonymous();
+        app.MapHealthChecks(HealthEndpoints.Live, new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
+        app.MapHealthChecks(HealthEndpoints.Ready, new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") }).AllowAnonymous();
         app.MapPrometheusScrapingEndpoint(ServiceMetrics.Path).AllowAnonymous();
         return app;
     }

@@ -25,8 +25,24 @@ public sealed class RateLimitTests(ApiFactory factory) : IClassFixture<ApiFactor
         Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
         Assert.InRange(refused.Headers.RetryAfter!.Delta!.Value.TotalSeconds, 1, 60);
         Assert.Equal("me", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("group").GetString());
-        // Another group of the same key, and the same group for another key, are counted apart (and the default is unlimited).
+        // Another group of the same key, and the same group for another key, are counted apart.
         Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/api/v1/datasets")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await host.CreateClient(otherKey).GetAsync("/api/v1/me")).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_default_limits_are_on_and_an_open_dashboard_stays_far_under_them()
+    {
+        var defaults = new RateLimits.RateLimitOptions();
+        var perMinute = defaults.For("jobs").PermitLimit!.Value * 60 / defaults.For("jobs").WindowSeconds!.Value;
+        Assert.True(perMinute >= 10 * RateLimits.RateLimitOptions.DashboardRequestsPerMinute, $"{perMinute} a minute");
+
+        // Two minutes of one dashboard's polling in a burst, on the default limits: nothing refused.
+        var (_, key) = await Seed.OtherTenantAsync(factory);
+        var client = factory.CreateClient(key);
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 2 * RateLimits.RateLimitOptions.DashboardRequestsPerMinute; i++)
+            statuses.Add((await client.GetAsync("/api/v1/jobs?limit=1")).StatusCode);
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
     }
 }

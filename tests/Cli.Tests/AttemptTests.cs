@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using LoraService.Contracts.Attempts;
+using LoraService.Training.Tests;
 
 namespace LoraService.Cli.Tests;
 
@@ -310,6 +311,24 @@ public sealed class AttemptTests : IDisposable
         var error = Assert.IsType<AttemptError>(messages[^1]);
         Assert.Equal("base_model_changed", error.Code);
         Assert.Contains(Path.GetFileName(weights), error.Message, StringComparison.Ordinal);
+    }
+
+    [SmallFilesystemFact]
+    public void An_attempt_whose_work_folder_is_on_a_full_disk_ends_with_a_disk_full_error_not_a_crash()
+    {
+        var spec = Spec(steps: 2, checkpointEvery: 1);
+        using var disk = SmallFilesystem.Mount(1L << 20);
+        disk.FillLeaving(0);
+        Directory.CreateSymbolicLink(Path.Combine(_dir, "work"), disk.Path);
+
+        using var child = new Child(_dir, spec);
+        var messages = child.ReadToEnd();
+
+        Assert.True(child.Process.ExitCode == 1, child.Stderr);
+        var error = Assert.IsType<AttemptError>(messages[^1]);
+        Assert.Equal(DiskFullException.Code, error.Code);
+        Assert.Contains("No space left on device", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(messages, m => m is AttemptStep or AttemptCheckpoint);
     }
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]

@@ -62,7 +62,8 @@ public sealed record AttemptStep(
 public sealed record AttemptMeasurement(string Role, Guid DatasetId, string Metric, double Value);
 
 /// <summary>One evaluation round (step 0 is the base model).</summary>
-public sealed record AttemptEvaluation(int Step, IReadOnlyList<AttemptMeasurement> Measurements) : AttemptMessage;
+/// <param name="Seconds">Wall time of the evaluation, when the engine knows it.</param>
+public sealed record AttemptEvaluation(int Step, IReadOnlyList<AttemptMeasurement> Measurements, double? Seconds = null) : AttemptMessage;
 
 public sealed record AttemptMetric(string Name, int Step, double Value);
 

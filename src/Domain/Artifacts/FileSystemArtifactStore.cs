@@ -22,7 +22,13 @@ public sealed class FileSystemArtifactStore(string root) : IArtifactStore
         return $"{path}.{Guid.NewGuid():N}.tmp";
     }
 
-    public void Commit(string tempPath, string key) => File.Move(tempPath, PathFor(key), overwrite: true);
+    /// <summary>Flushes the temp file to disk, then renames it into place: the key never names a file still in the page cache.</summary>
+    public void Commit(string tempPath, string key)
+    {
+        using (var file = new FileStream(tempPath, FileMode.Open, FileAccess.Write))
+            file.Flush(flushToDisk: true);
+        File.Move(tempPath, PathFor(key), overwrite: true);
+    }
 
     public async Task<long> WriteAsync(string key, Stream content, CancellationToken cancellationToken)
     {

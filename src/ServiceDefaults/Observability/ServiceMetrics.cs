@@ -30,6 +30,8 @@ public static class ServiceMetrics
         Meter.CreateCounter<long>("lora.train.steps", "{step}", "Optimizer steps run, per worker");
     public static readonly Histogram<double> StepTime =
         Meter.CreateHistogram<double>("lora.train.step.duration", "s", "Wall time of one optimizer step, per worker");
+    public static readonly Histogram<double> EvaluationTime =
+        Meter.CreateHistogram<double>("lora.eval.duration", "s", "Wall time of one evaluation (every target, source and validation set at a step), per worker");
     public static readonly Gauge<double> TokensPerSecond =
         Meter.CreateGauge<double>("lora.train.tokens_per_second", "{token}/s", "Training throughput of the latest step, per worker");
 

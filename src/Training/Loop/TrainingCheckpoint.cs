@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LoraService.Contracts.Attempts;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -24,6 +25,8 @@ public static class TrainingCheckpoint
     public const string StateFile = "trainer_state.json";
     private const string Prefix = "checkpoint-";
 
+    /// <exception cref="DiskFullException">The device (or quota) filled up while writing: nothing of this checkpoint is
+    /// left behind and the earlier checkpoints are untouched.</exception>
     public static string Save(string root, TrainerState state,
         IReadOnlyList<(string Name, Parameter Parameter)> parameters, OptimizerHelper optimizer)
     {
@@ -32,24 +35,61 @@ public static class TrainingCheckpoint
         // One trainer writes per directory: temporary directories left here are from a crash.
         foreach (var stale in Directory.GetDirectories(root, ".tmp-*")) Directory.Delete(stale, recursive: true);
         var temp = Path.Combine(root, $".tmp-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(temp);
-        using (var writer = new BinaryWriter(File.Create(Path.Combine(temp, WeightsFile))))
+        try
         {
-            writer.Write(parameters.Count);
-            foreach (var (name, parameter) in parameters)
-            {
-                writer.Write(name);
-                using var cpu = parameter.detach().cpu();
-                cpu.Save(writer);
-            }
+            Directory.CreateDirectory(temp);
+            WriteFiles(temp, state, parameters, optimizer);
+            if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
+            Directory.Move(temp, final);
+            return final;
         }
-        optimizer.save_state_dict(Path.Combine(temp, OptimizerFile));
+        catch (Exception e)
+        {
+            try { if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true); }
+            catch (IOException) { /* the next save sweeps it */ }
+            if (e is not DiskFullException && DiskFullException.IsDiskFull(e))
+                throw new DiskFullException($"no space left on device while writing checkpoint step {state.Step} to {root}", e);
+            throw;
+        }
+    }
+
+    /// <summary>Each file is flushed to disk before the directory is renamed, so the final name never points at data still in the page cache.</summary>
+    private static void WriteFiles(string directory, TrainerState state,
+        IReadOnlyList<(string Name, Parameter Parameter)> parameters, OptimizerHelper optimizer)
+    {
+        using (var stream = new FileStream(Path.Combine(directory, WeightsFile), FileMode.CreateNew, FileAccess.Write))
+        {
+            using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+            {
+                writer.Write(parameters.Count);
+                foreach (var (name, parameter) in parameters)
+                {
+                    writer.Write(name);
+                    using var cpu = parameter.detach().cpu();
+                    cpu.Save(writer);
+                }
+            }
+            stream.Flush(flushToDisk: true);
+        }
+        var optimizerFile = Path.Combine(directory, OptimizerFile);
+        optimizer.save_state_dict(optimizerFile);
+        FlushToDisk(optimizerFile);
         using (var rng = Generator.Default.get_state())
-            File.WriteAllBytes(Path.Combine(temp, RngFile), rng.bytes.ToArray());
-        File.WriteAllText(Path.Combine(temp, StateFile), JsonSerializer.Serialize(state));
-        if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
-        Directory.Move(temp, final);
-        return final;
+            WriteBytes(Path.Combine(directory, RngFile), rng.bytes.ToArray());
+        WriteBytes(Path.Combine(directory, StateFile), JsonSerializer.SerializeToUtf8Bytes(state));
+    }
+
+    private static void WriteBytes(string path, byte[] bytes)
+    {
+        using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
+        stream.Write(bytes);
+        stream.Flush(flushToDisk: true);
+    }
+
+    private static void FlushToDisk(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Write);
+        stream.Flush(flushToDisk: true);
     }
 
     /// <summary>Restores weights, optimizer and RNG state in place and returns where training stood.</summary>

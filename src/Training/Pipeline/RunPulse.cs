@@ -16,6 +16,7 @@ public static class RunPulse
 
     private static long _beats;
     private static volatile string _phase = Preparing;
+    private static long _enteredAt = System.Diagnostics.Stopwatch.GetTimestamp();
 
     /// <summary>How many times the engine reported progress since the process started.</summary>
     public static long Beats => Interlocked.Read(ref _beats);
@@ -23,11 +24,15 @@ public static class RunPulse
     /// <summary>The phase of the latest <see cref="Enter"/>: preparing, loading, evaluating, training, checkpointing or exporting.</summary>
     public static string Phase => _phase;
 
+    /// <summary>Time since the latest <see cref="Enter"/> (e.g. how long the evaluation that just ended took).</summary>
+    public static TimeSpan InPhase => System.Diagnostics.Stopwatch.GetElapsedTime(Interlocked.Read(ref _enteredAt));
+
     public static void Beat() => Interlocked.Increment(ref _beats);
 
     /// <summary>Enters a phase (counts as progress).</summary>
     public static void Enter(string phase)
     {
+        Interlocked.Exchange(ref _enteredAt, System.Diagnostics.Stopwatch.GetTimestamp());
         _phase = phase;
         Beat();
     }

@@ -7,8 +7,8 @@ internal enum StopReason { None, Cancel, Shutdown, Hung, LeaseLost, WallTime }
 
 /// <summary>How one attempt ended, from the child's last message, its exit and what the worker did to it.</summary>
 /// <param name="Code">
-/// completed, cancelled, no_steps (the child said so); invalid_input, base_model_changed, training_failed, out_of_memory
-/// (the child caught an error); crashed (died without a word: signal or exit code), out_of_memory (killed while the cgroup
+/// completed, cancelled, no_steps (the child said so); invalid_input, base_model_changed, training_failed, out_of_memory,
+/// disk_full (the child caught an error; disk_full fails the job, its checkpoints intact for a retry once space is freed); crashed (died without a word: signal or exit code), out_of_memory (killed while the cgroup
 /// recorded an OOM kill), hung (killed by the worker for silence); handed_back (stopped for a worker shutdown);
 /// max_wall_time (stopped at the job's max_wall_time).
 /// </param>

@@ -16,10 +16,13 @@ internal sealed class AttemptProcess : IAsyncDisposable
     private readonly Channel<AttemptMessage> _messages = Channel.CreateUnbounded<AttemptMessage>(new() { SingleReader = true });
     private readonly Queue<string> _stderr = new();
     private readonly ILogger _logger;
+    private readonly Guid _jobId;
+    private readonly int _attempt;
     private long _lastOutputTicks = Environment.TickCount64;
     private int _stopSent;
 
-    private AttemptProcess(Process process, ILogger logger) => (_process, _logger) = (process, logger);
+    private AttemptProcess(Process process, Guid jobId, int attempt, ILogger logger) =>
+        (_process, _jobId, _attempt, _logger) = (process, jobId, attempt, logger);
 
     public int Pid => _process.Id;
     public ChannelReader<AttemptMessage> Messages => _messages.Reader;
@@ -27,7 +30,7 @@ internal sealed class AttemptProcess : IAsyncDisposable
     public TimeSpan Silence => TimeSpan.FromMilliseconds(Environment.TickCount64 - Interlocked.Read(ref _lastOutputTicks));
     public string StderrTail { get { lock (_stderr) return string.Join('\n', _stderr); } }
 
-    public static AttemptProcess Start(string specPath, int attempt, int memoryLimitMb, ILogger logger)
+    public static AttemptProcess Start(string specPath, Guid jobId, int attempt, int memoryLimitMb, ILogger logger)
     {
         var cli = Path.Combine(AppContext.BaseDirectory, "LoraService.Cli.dll");
         if (!File.Exists(cli)) throw new FileNotFoundException($"The engine CLI is missing next to the worker: {cli}");
@@ -44,7 +47,7 @@ internal sealed class AttemptProcess : IAsyncDisposable
         };
         start.Environment["LORA_ATTEMPT"] = attempt.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var process = new Process { StartInfo = start };
-        var child = new AttemptProcess(process, logger);
+        var child = new AttemptProcess(process, jobId, attempt, logger);
         process.OutputDataReceived += (_, e) => child.OnStdout(e.Data);
         process.ErrorDataReceived += (_, e) => child.OnStderr(e.Data);
         process.Start();
@@ -95,7 +98,7 @@ internal sealed class AttemptProcess : IAsyncDisposable
         }
         Interlocked.Exchange(ref _lastOutputTicks, Environment.TickCount64);
         if (AttemptProtocol.Parse(line) is { } message) _messages.Writer.TryWrite(message);
-        else _logger.LogInformation("[attempt {Pid}] {Line}", _process.Id, line);
+        else Relay(line);
     }
 
     private void OnStderr(string? line)
@@ -106,6 +109,13 @@ internal sealed class AttemptProcess : IAsyncDisposable
             _stderr.Enqueue(line);
             if (_stderr.Count > StderrLinesKept) _stderr.Dequeue();
         }
+        Relay(line);
+    }
+
+    /// <summary>A line the child wrote, logged in the job's scope (these callbacks run on the process reader's threads).</summary>
+    private void Relay(string line)
+    {
+        using var scope = LoraService.ServiceDefaults.Observability.JobLogScope.Begin(_logger, _jobId, _attempt);
         _logger.LogInformation("[attempt {Pid}] {Line}", _process.Id, line);
     }
 

@@ -5,6 +5,7 @@ using LoraService.Domain.Jobs;
 using LoraService.Domain.Persistence;
 using LoraService.Domain.Webhooks;
 using LoraService.ServiceDefaults;
+using LoraService.ServiceDefaults.Observability;
 using Npgsql;
 
 namespace LoraService.Worker.Jobs;
@@ -19,7 +20,18 @@ internal sealed class AttemptRunner(
     IServiceScopeFactory scopes, NpgsqlDataSource db, IArtifactStore store, LoraOptions lora, WorkerOptions options,
     WorkerIdentity me, CancelSignals cancels, JobFinisher finisher, IHostApplicationLifetime lifetime, ILogger<AttemptRunner> logger)
 {
+    /// <summary>One attempt, in a <c>job.attempt</c> span and a logging scope that put the job's id and attempt on everything it logs.</summary>
     public async Task RunAsync(FineTuneJob job)
+    {
+        using var activity = ServiceTracing.StartAttempt(job.Id, job.Attempt, job.Queue, me.Name);
+        using var scope = JobLogScope.Begin(logger, job.Id, job.Attempt);
+        var outcome = await RunAttemptAsync(job);
+        activity?.SetTag(ServiceTracing.OutcomeTag, outcome);
+        if (outcome is not ("completed" or "cancelled" or "handed_back")) activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, outcome);
+    }
+
+    /// <returns>The attempt's outcome code (lease_lost when it lost its lease).</returns>
+    private async Task<string> RunAttemptAsync(FineTuneJob job)
     {
         var lease = new JobLease(db, job.Id, job.TenantId, job.Attempt, me.Name);
         string specPath;
@@ -33,7 +45,12 @@ internal sealed class AttemptRunner(
             catch (JobInputException e)
             {
                 await finisher.FinishAsync(lease, job, new AttemptOutcome(e.Code, e.Message, null), null);
-                return;
+                return e.Code;
+            }
+            catch (IOException e) when (DiskFullException.IsDiskFull(e))
+            {
+                await finisher.FinishAsync(lease, job, new AttemptOutcome(DiskFullException.Code, $"no space left on device while writing the attempt's spec: {e.Message}", null), null);
+                return DiskFullException.Code;
             }
         }
 
@@ -50,7 +67,7 @@ internal sealed class AttemptRunner(
         AttemptError? error = null;
         int exitCode;
 
-        await using (var child = AttemptProcess.Start(specPath, job.Attempt, options.AttemptMemoryLimitMb, logger))
+        await using (var child = AttemptProcess.Start(specPath, job.Id, job.Attempt, options.AttemptMemoryLimitMb, logger))
         {
             void Stop(StopReason reason, bool kill = false)
             {
@@ -93,6 +110,7 @@ internal sealed class AttemptRunner(
                             metrics.Add(MetricNames.Eval(m.Role, m.DatasetId, m.Metric), e.Step, m.Value);
                         }
                         logger.LogInformation("Job {JobId} evaluated at step {Step}: {Count} measurement(s)", job.Id, e.Step, e.Measurements.Count);
+                        telemetry.Record(e);
                         // Step 0 is the base model's baseline, not training progress: no job.evaluated for it.
                         if (e.Step > 0)
                         {
@@ -138,9 +156,10 @@ internal sealed class AttemptRunner(
             if (stop == StopReason.LeaseLost)
             {
                 logger.LogWarning("Job {JobId}: attempt {Attempt} lost its lease; writing nothing more", job.Id, job.Attempt);
-                return;
+                return "lease_lost";
             }
             await FinishAsync(lease, job, outcome, progress.Get());
+            return outcome.Code;
         }
     }
 

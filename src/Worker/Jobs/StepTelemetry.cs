@@ -3,7 +3,7 @@ using LoraService.ServiceDefaults.Observability;
 
 namespace LoraService.Worker.Jobs;
 
-/// <summary>Feeds one attempt's steps to the worker's /metrics: steps, step time (from the run's own clock) and tokens/s.</summary>
+/// <summary>Feeds one attempt's steps to the worker's /metrics: steps, step time (from the run's own clock), tokens/s and evaluation time.</summary>
 internal sealed class StepTelemetry(string worker)
 {
     private readonly KeyValuePair<string, object?> _worker = new("worker", worker);
@@ -17,5 +17,10 @@ internal sealed class StepTelemetry(string worker)
         if (_previous is { } before && step.Step > before.Step)
             ServiceMetrics.StepTime.Record((step.ElapsedSeconds - before.ElapsedSeconds) / (step.Step - before.Step), _worker);
         _previous = step;
+    }
+
+    public void Record(AttemptEvaluation evaluation)
+    {
+        if (evaluation.Seconds is { } seconds) ServiceMetrics.EvaluationTime.Record(seconds, _worker);
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using LoraService.Contracts.Attempts;
 using LoraService.Contracts.Jobs;
 using LoraService.Training.Checkpoints;
 using LoraService.Training.Export;
@@ -13,6 +14,7 @@ namespace LoraService.Training.Pipeline.Stages;
 /// <summary>
 /// Export: the weights (LoRA: <c>adapter/</c> and, with export_merged, <c>merged/</c>; full: <c>model/</c>),
 /// <c>spectral.json</c>, <c>metrics.jsonl</c> and <c>summary.json</c>, written in a staging folder and then published.
+/// A full disk fails it with <see cref="DiskFullException"/> and leaves no staging folder; the checkpoints stay for a resume.
 /// </summary>
 internal static class ExportStage
 {
@@ -40,10 +42,14 @@ internal static class ExportStage
             var method = run.Job.Method == FineTuneMethod.Lora ? "lora" : "full";
             Json(staging, RunLayout.SpectralFile, new SpectralReport(method, spectral));
             var metrics = journal.Deduplicated();
-            File.WriteAllText(Path.Combine(staging, RunLayout.MetricsFile), string.Concat(metrics.Select(m => MetricsJournal.Line(m) + "\n")));
+            AtomicFile.WriteAllText(Path.Combine(staging, RunLayout.MetricsFile), string.Concat(metrics.Select(m => MetricsJournal.Line(m) + "\n")));
             Json(staging, RunLayout.SummaryFile, RunSummary.Build(method, metrics, evals.Names, trained.StepsCompleted, trained.TotalSteps,
                 trained.TokensSeen, spectral, provenance, trained.Export));
             return Publish.Move(staging, output);
+        }
+        catch (Exception e) when (e is not DiskFullException && DiskFullException.IsDiskFull(e))
+        {
+            throw new DiskFullException($"no space left on device while writing the export of step {trained.StepsCompleted} to {output}", e);
         }
         finally
         {
@@ -72,5 +78,5 @@ internal static class ExportStage
     }
 
     private static void Json<T>(string folder, string file, T value) =>
-        File.WriteAllText(Path.Combine(folder, file), JsonSerializer.Serialize(value, ArtifactJson));
+        AtomicFile.WriteAllText(Path.Combine(folder, file), JsonSerializer.Serialize(value, ArtifactJson));
 }
