@@ -39,8 +39,8 @@ sealed class Gpt2Model : nn.Module
     public Gpt2Model(ModelConfig c, Device? device, ScalarType dtype) : base("GPT2Model")
     {
         maxPositions = c.MaxPositions;
-        wte = nn.Embedding(c.VocabSize, c.HiddenSize, device: device, dtype: dtype);
-        wpe = nn.Embedding(c.MaxPositions, c.HiddenSize, device: device, dtype: dtype);
+        wte = Embeddings.Uninitialised(c.VocabSize, c.HiddenSize, device, dtype);
+        wpe = Embeddings.Uninitialised(c.MaxPositions, c.HiddenSize, device, dtype);
         h = nn.ModuleList(Enumerable.Range(0, c.NumLayers).Select(i => new Gpt2Block(c, i, device, dtype)).ToArray());
         ln_f = nn.LayerNorm(c.HiddenSize, c.NormEps, device: device, dtype: dtype);
         RegisterComponents();

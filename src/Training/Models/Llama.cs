@@ -47,7 +47,7 @@ sealed class LlamaModel : nn.Module
     public LlamaModel(ModelConfig config, Device? device, ScalarType dtype) : base("LlamaModel")
     {
         this.config = config;
-        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize, device: device, dtype: dtype);
+        embed_tokens = Embeddings.Uninitialised(config.VocabSize, config.HiddenSize, device, dtype);
         layers = nn.ModuleList(Enumerable.Range(0, config.NumLayers).Select(i => new LlamaDecoderLayer(config, i, device, dtype)).ToArray());
         norm = RmsNorm.For(config, config.HiddenSize, device, dtype);
         RegisterComponents();
