@@ -27,6 +27,29 @@ public sealed class KvCache(int layers) : IDisposable
         return (newK, newV);
     }
 
+    /// <summary>
+    /// Keeps only the rows <paramref name="rows"/> (int64 indices into the batch) and drops the first
+    /// <paramref name="leading"/> cached positions of every row (padding no remaining row needs).
+    /// </summary>
+    public void Keep(Tensor rows, long leading)
+    {
+        for (var layer = 0; layer < layers; layer++)
+        {
+            keys[layer] = Narrowed(keys[layer], rows, leading);
+            values[layer] = Narrowed(values[layer], rows, leading);
+        }
+        Length -= leading;
+    }
+
+    static Tensor? Narrowed(Tensor? t, Tensor rows, long leading)
+    {
+        if (t is null)
+            return null;
+        using (t)
+        using (var selected = t.index_select(0, rows))
+            return selected.narrow(2, leading, selected.shape[2] - leading).contiguous().DetachFromDisposeScope();
+    }
+
     public void Dispose()
     {
         foreach (var t in keys.Concat(values))
