@@ -116,6 +116,8 @@ static class Attempt
             },
             onEvaluation: (step, measurements) => pipe.Write(new AttemptEvaluation(step,
                 measurements.Select(m => new AttemptMeasurement(m.Role, m.DatasetId, m.Metric, m.Value)).ToList())),
+            onSamples: (step, sets) => pipe.Write(new AttemptSamples(step, sets.Select(set => new AttemptSetSamples(set.Role, set.DatasetId, set.Name,
+                set.Samples.Select(x => new AttemptSample(x.Prompt, x.Output, x.Expected, x.Correct)).ToList())).ToList())),
             onCheckpoint: (step, directory) => pipe.Write(new AttemptCheckpoint(step, directory)),
             onEvent: (level, message) =>
             {
@@ -190,9 +192,11 @@ static class Attempt
         Action<IReadOnlyList<MetricRecord>> onReplay,
         Action<TrainingProgress> onStep,
         Action<int, IReadOnlyList<EvalMeasurement>> onEvaluation,
+        Action<int, IReadOnlyList<EvalSamples>> onSamples,
         Action<int, string> onCheckpoint,
         Action<string, string> onEvent) : IFineTuneObserver
     {
+        public void OnSamples(int step, IReadOnlyList<EvalSamples> samples) => onSamples(step, samples);
         public void OnStep(TrainingProgress progress) => onStep(progress);
         public void OnEvaluation(int step, IReadOnlyList<EvalMeasurement> measurements) => onEvaluation(step, measurements);
         public void OnCheckpoint(int step, string directory) => onCheckpoint(step, directory);

@@ -93,6 +93,9 @@ internal sealed class AttemptRunner(
                         }
                         logger.LogInformation("Job {JobId} evaluated at step {Step}: {Count} measurement(s)", job.Id, e.Step, e.Measurements.Count);
                         break;
+                    case AttemptSamples samples:
+                        if (!await Fenced(() => lease.WriteSamplesAsync(samples.Step, samples.Sets))) Stop(StopReason.LeaseLost, kill: true);
+                        break;
                     case AttemptCheckpoint c:
                         // Metrics up to the checkpoint are durable before its row says "resume from here".
                         if (!await Fenced(() => metrics.FlushAsync()) ||
