@@ -85,6 +85,31 @@ static class Bench
         return json;
     }
 
+    /// <summary>The Llama-style model of a benchmark config (positions = its sequence length).</summary>
+    internal static ModelConfig ModelConfigOf(string configName)
+    {
+        if (!Configs.TryGetValue(configName, out var s))
+            throw new UsageException($"unknown config '{configName}' ({string.Join(", ", Configs.Keys)})");
+        return new ModelConfig
+        {
+            Family = ModelFamily.Llama,
+            ModelType = "llama",
+            Architecture = "LlamaForCausalLM",
+            VocabSize = s.Vocab,
+            HiddenSize = s.Hidden,
+            IntermediateSize = s.Intermediate,
+            NumLayers = s.Layers,
+            NumHeads = s.Heads,
+            NumKeyValueHeads = s.Heads,
+            HeadDim = s.Hidden / s.Heads,
+            MaxPositions = s.Seq,
+            NormEps = RmsEps,
+            RopeTheta = RopeTheta,
+            TieWordEmbeddings = false,
+            InitializerRange = 0.02,
+        };
+    }
+
     public static int RunChild(Args a)
     {
         Console.WriteLine(RunOne(a));
@@ -107,24 +132,7 @@ static class Bench
         manual_seed(seed);
         var baselineRss = ProcStatusMb("VmRSS");
 
-        var config = new ModelConfig
-        {
-            Family = ModelFamily.Llama,
-            ModelType = "llama",
-            Architecture = "LlamaForCausalLM",
-            VocabSize = s.Vocab,
-            HiddenSize = s.Hidden,
-            IntermediateSize = s.Intermediate,
-            NumLayers = s.Layers,
-            NumHeads = s.Heads,
-            NumKeyValueHeads = s.Heads,
-            HeadDim = s.Hidden / s.Heads,
-            MaxPositions = s.Seq,
-            NormEps = RmsEps,
-            RopeTheta = RopeTheta,
-            TieWordEmbeddings = false,
-            InitializerRange = 0.02,
-        };
+        var config = ModelConfigOf(configName);
         using var model = ModelFactory.CreateRandom(config, seed);
         double lr;
         if (mode == "lora")
