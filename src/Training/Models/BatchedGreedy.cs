@@ -120,7 +120,8 @@ public static class BatchedGreedy
             }
         var input = (Ids: ids, Positions: positions, Width: (long)longest);
 
-        using var cache = new KvCache(model.Config.NumLayers);
+        // Room for the longest prompt and every new token: decoding steps then write in place.
+        using var cache = new KvCache(model.Config.NumLayers, capacity: longest + maxNewTokens);
         for (var step = 0; rows.Length > 0; step++)
         {
             ct.ThrowIfCancellationRequested();
