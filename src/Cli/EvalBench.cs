@@ -46,20 +46,24 @@ static class EvalBench
 
         var batchedSeconds = new List<double>();
         var aloneSeconds = new List<double>();
+        var batchedCpu = new List<double>();
+        var aloneCpu = new List<double>();
         var identical = true;
         for (var round = 1; round <= rounds; round++)
         {
             int[][]? batched = null, alone = null;
-            void Batched() => batched = Time(batchedSeconds, () => BatchedGreedy.Generate(model, batch, newTokens, eosId: null, limits));
-            void Alone() => alone = Time(aloneSeconds, () => batch.Select(p => model.GenerateGreedy(p, newTokens)).ToArray());
+            void Batched() => batched = Time(batchedSeconds, batchedCpu, () => BatchedGreedy.Generate(model, batch, newTokens, eosId: null, limits));
+            void Alone() => alone = Time(aloneSeconds, aloneCpu, () => batch.Select(p => model.GenerateGreedy(p, newTokens)).ToArray());
             if (round % 2 == 1) { Batched(); Alone(); }
             else { Alone(); Batched(); }
             identical &= batched!.Zip(alone!).All(pair => pair.First.SequenceEqual(pair.Second));
-            Console.Error.WriteLine($"round {round}: batched {batchedSeconds[^1]:F2} s, one at a time {aloneSeconds[^1]:F2} s, " +
-                $"ratio {aloneSeconds[^1] / batchedSeconds[^1]:F2}");
+            Console.Error.WriteLine($"round {round}: batched {batchedSeconds[^1]:F2} s ({batchedCpu[^1]:F2} s CPU), " +
+                $"one at a time {aloneSeconds[^1]:F2} s ({aloneCpu[^1]:F2} s CPU), ratio {aloneSeconds[^1] / batchedSeconds[^1]:F2} " +
+                $"(CPU time {aloneCpu[^1] / batchedCpu[^1]:F2})");
         }
 
         var ratios = aloneSeconds.Zip(batchedSeconds, (x, y) => x / y).ToList();
+        var cpuRatios = aloneCpu.Zip(batchedCpu, (x, y) => x / y).ToList();
         Console.WriteLine(new JsonObject
         {
             ["bench"] = Verb,
@@ -75,6 +79,12 @@ static class EvalBench
             ["one_at_a_time_s"] = new JsonArray([.. aloneSeconds.Select(s => (JsonNode)Math.Round(s, 3))]),
             ["ratio_per_round"] = new JsonArray([.. ratios.Select(r => (JsonNode)Math.Round(r, 2))]),
             ["ratio_median"] = Math.Round(Median(ratios), 2),
+            // CPU time of this process: the work each variant did, much less sensitive than wall time to other
+            // processes taking the cores (with --threads 1 it is close to the single thread's busy time).
+            ["batched_cpu_s"] = new JsonArray([.. batchedCpu.Select(s => (JsonNode)Math.Round(s, 3))]),
+            ["one_at_a_time_cpu_s"] = new JsonArray([.. aloneCpu.Select(s => (JsonNode)Math.Round(s, 3))]),
+            ["cpu_ratio_per_round"] = new JsonArray([.. cpuRatios.Select(r => (JsonNode)Math.Round(r, 2))]),
+            ["cpu_ratio_median"] = Math.Round(Median(cpuRatios), 2),
             ["batched_new_tokens_per_s"] = Math.Round(prompts * newTokens / Median(batchedSeconds), 1),
             ["one_at_a_time_new_tokens_per_s"] = Math.Round(prompts * newTokens / Median(aloneSeconds), 1),
             ["identical_outputs"] = identical,
@@ -82,11 +92,13 @@ static class EvalBench
         return identical ? 0 : 1;
     }
 
-    static T Time<T>(List<double> into, Func<T> work)
+    static T Time<T>(List<double> wall, List<double> cpu, Func<T> work)
     {
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         var result = work();
-        into.Add(clock.Elapsed.TotalSeconds);
+        wall.Add(clock.Elapsed.TotalSeconds);
+        cpu.Add((Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds);
         return result;
     }
 
