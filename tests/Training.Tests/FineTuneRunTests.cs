@@ -364,7 +364,7 @@ public sealed class FineTuneRunTests
         Assert.Equal(a.Keys.Order(), b.Keys.Order());
         foreach (var key in a.Keys)
             Assert.True(a[key].allclose(b[key], rtol: 0, atol: 1e-5), key);
-        string[] timings = [MetricNames.TokensPerSecond, MetricNames.ElapsedSeconds];
+        string[] timings = [MetricNames.TokensPerSecond, MetricNames.ElapsedSeconds, MetricNames.EvaluationSeconds];
         var expected = MetricsJournal.Read(Path.Combine(uninterruptedSpec.OutputDirectory, "metrics.jsonl")).Where(m => !timings.Contains(m.Name)).ToList();
         var actual = MetricsJournal.Read(Path.Combine(spec.OutputDirectory, "metrics.jsonl")).Where(m => !timings.Contains(m.Name)).ToList();
         Assert.Equal(expected.Select(m => (m.Step, m.Name)), actual.Select(m => (m.Step, m.Name)));
