@@ -117,6 +117,8 @@ static class Attempt
             onEvaluation: (step, measurements) => pipe.Write(new AttemptEvaluation(step,
                 measurements.Select(m => new AttemptMeasurement(m.Role, m.DatasetId, m.Metric, m.Value)).ToList(),
                 RunPulse.Phase == RunPulse.Evaluating ? RunPulse.InPhase.TotalSeconds : null)),
+            onSamples: (step, sets) => pipe.Write(new AttemptSamples(step, sets.Select(set => new AttemptSetSamples(set.Role, set.DatasetId, set.Name,
+                set.Samples.Select(x => new AttemptSample(x.Prompt, x.Output, x.Expected, x.Correct)).ToList())).ToList())),
             onCheckpoint: (step, directory) => pipe.Write(new AttemptCheckpoint(step, directory)),
             onEvent: (level, message, type, step) =>
             {
@@ -192,9 +194,11 @@ static class Attempt
         Action<IReadOnlyList<MetricRecord>> onReplay,
         Action<TrainingProgress> onStep,
         Action<int, IReadOnlyList<EvalMeasurement>> onEvaluation,
+        Action<int, IReadOnlyList<EvalSamples>> onSamples,
         Action<int, string> onCheckpoint,
         Action<string, string, string?, int?> onEvent) : IFineTuneObserver
     {
+        public void OnSamples(int step, IReadOnlyList<EvalSamples> samples) => onSamples(step, samples);
         public void OnStep(TrainingProgress progress) => onStep(progress);
         public void OnEvaluation(int step, IReadOnlyList<EvalMeasurement> measurements) => onEvaluation(step, measurements);
         public void OnCheckpoint(int step, string directory) => onCheckpoint(step, directory);

@@ -94,6 +94,12 @@ static class Bench
         return json;
     }
 
+    /// <summary>The Llama-style model of a benchmark config (positions = its sequence length).</summary>
+    internal static ModelConfig ModelConfigOf(string configName) =>
+        Configs.TryGetValue(configName, out var s)
+            ? ModelConfigFor(s)
+            : throw new UsageException($"unknown config '{configName}' ({string.Join(", ", Configs.Keys)})");
+
     public static int RunChild(Args a)
     {
         Console.WriteLine(RunOne(a));

@@ -30,6 +30,12 @@ const string Usage = """
       bench-pipe [--messages N] [--mode lora|full] [--threads N] [--step-ms MS]
           Per-step cost of the attempt pipe protocol (serialize + write + flush of a step line into a real pipe that
           another thread parses) against the step time of the bench small config (or --step-ms); one JSON line.
+
+      bench-eval [--config small|medium] [--prompts N] [--new-tokens N] [--rounds N] [--batch-size N]
+                 [--batch-tokens N] [--min-prompt N --max-prompt N] [--threads N] [--seed N]
+          Exact-match generation as evaluation runs it, batched vs one prompt at a time, alternating within each
+          round on the bench config's random model (default 200 prompts of 30–110 tokens × 64 new tokens); checks
+          that both give the same tokens; one JSON line.
     """;
 
 try
@@ -51,6 +57,7 @@ try
         BenchLoad.Verb => BenchLoad.Run(Rest()),
         BenchLoad.ChildVerb => BenchLoad.RunChild(Rest()),
         BenchPipe.Verb => BenchPipe.Run(Rest()),
+        EvalBench.Verb => EvalBench.Run(Rest()),
         Attempt.Verb when args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal) => Attempt.Run(new Args(args.Skip(2)), args[1]),
         Attempt.Verb => throw new UsageException("attempt needs a spec file: attempt SPEC.json"),
         _ => throw new UsageException($"unknown verb '{args[0]}'"),

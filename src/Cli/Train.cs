@@ -60,6 +60,13 @@ static class Train
                 foreach (var m in measurements)
                     Console.WriteLine($"eval step {step,5}  {m.Role,-10} {m.DatasetId:N}  {m.Metric,-14} {m.Value:F4}");
             },
+            onSamples: (step, sets) =>
+            {
+                if (quiet) return;
+                foreach (var set in sets)
+                    foreach (var x in set.Samples)
+                        Console.WriteLine($"sample step {step,5}  {set.Role,-10} {set.Name}  {(x.Correct ? "right" : "wrong")}  {OneLine(x.Prompt)} → {OneLine(x.Output)} (expected {OneLine(x.Expected)})");
+            },
             onCheckpoint: (step, directory) => Console.WriteLine($"checkpoint step {step} → {directory}"),
             onEvent: (level, message) => Console.Error.WriteLine($"[{level}] {message}"));
 
@@ -94,4 +101,11 @@ static class Train
     static string FormatStep(TrainingProgress p) =>
         $"step {p.Step,5}/{p.TotalSteps}  epoch {p.Epoch:F2}  loss {p.Loss:F4}  lr {p.LearningRate:E2}  grad {p.GradNorm:F3}  " +
         $"{p.TokensPerSecond:F0} tok/s  ETA {p.Eta:hh\\:mm\\:ss}";
+
+    /// <summary>A sample's text on one terminal line: newlines shown as ⏎, at most 80 characters.</summary>
+    static string OneLine(string text)
+    {
+        var line = text.ReplaceLineEndings("⏎");
+        return line.Length <= 80 ? line : line[..79] + "…";
+    }
 }

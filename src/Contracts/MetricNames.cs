@@ -14,6 +14,8 @@ public static class MetricNames
     public const string Epoch = "train/epoch";
     /// <summary>Training wall time in seconds since step 0, summed over resumed sittings.</summary>
     public const string ElapsedSeconds = "train/elapsed_s";
+    /// <summary>Seconds spent evaluating so far (all sets, baseline included), summed over resumed sittings; at each evaluated step.</summary>
+    public const string EvaluationSeconds = "time/eval_s";
 
     public const string Target = "target";
     public const string Source = "source";

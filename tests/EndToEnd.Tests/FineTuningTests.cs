@@ -43,6 +43,19 @@ public sealed class FineTuningTests(Service service) : IClassFixture<Service>, I
         var losses = validationLoss.GetProperty("values").EnumerateArray().Select(v => v.GetDouble()).ToArray();
         Assert.True(losses[^1] < losses[0], $"validation loss did not fall: {string.Join(", ", losses)}");
 
+        // Samples came from the attempt through the worker: every evaluated step, the exact-match and multiple-choice sets'
+        // first three rows (the loss-only validation set has none).
+        var samples = await service.Client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}/samples");
+        Assert.Equal([0, 6, 12], samples.GetProperty("steps").EnumerateArray().Select(s => s.GetInt32()));
+        Assert.Equal(12, samples.GetProperty("step").GetInt32());
+        Assert.Equal([(target, "target"), (source, "source")],
+            samples.GetProperty("sets").EnumerateArray().Select(s => (s.GetProperty("dataset_id").GetGuid(), s.GetProperty("role").GetString())));
+        Assert.All(samples.GetProperty("sets").EnumerateArray(), set =>
+        {
+            Assert.Equal(3, set.GetProperty("samples").GetArrayLength());
+            Assert.All(set.GetProperty("samples").EnumerateArray(), x => Assert.False(string.IsNullOrEmpty(x.GetProperty("prompt").GetString())));
+        });
+
         var summaryResponse = await service.Client.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}/summary");
         var spectral = summaryResponse.GetProperty("spectral").EnumerateArray().ToList();
         Assert.Equal(7, spectral.Count);

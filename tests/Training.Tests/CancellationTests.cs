@@ -29,7 +29,7 @@ public sealed class CancellationTests
 
         var generated = 0;
         Assert.Throws<OperationCanceledException>(() => ExactMatchEvaluator.Evaluate(new LetterTokenizer(), [new ExactMatchExample("ab", "c")],
-            (_, _) => { generated++; return [2]; }, cancellationToken: Cancelled));
+            (_, _) => { generated++; return [[2]]; }, cancellationToken: Cancelled));
         Assert.Equal(0, generated);
         Assert.True(model.training, "the evaluators restore the training mode when cancelled");
     }
@@ -45,6 +45,13 @@ public sealed class CancellationTests
         var tokens = model.GenerateGreedy([1, 2, 3], 5, cancellationToken: cancel.Token);
         Assert.Equal(5, tokens.Length);
         Assert.True(RunPulse.Beats - before >= 5);
+    }
+
+    [Fact]
+    public void A_cancel_stops_batched_generation_before_its_first_step()
+    {
+        using var model = ModelFactory.CreateRandom(ModelFactory.TinyLlama(), seed: 1);
+        Assert.Throws<OperationCanceledException>(() => BatchedGreedy.Generate(model, [[1, 2, 3], [4]], 50, cancellationToken: Cancelled));
     }
 
     [Fact]

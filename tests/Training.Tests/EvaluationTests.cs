@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using LoraService.Datasets;
 using LoraService.Tokenization.Examples;
 using LoraService.Training.Evaluation;
+using LoraService.Training.Models;
 using LoraService.Tokenization;
 using LoraService.Tokenization.Tests;
 using TorchSharp.Modules;
@@ -86,11 +87,13 @@ public sealed class EvaluationTests
             new("b", ["a", "b"], 1),
         ];
 
-        var metrics = MultipleChoiceEvaluator.Evaluate(model, new LetterTokenizer(), examples, CPU,
-            new MultipleChoiceOptions(BatchSize: 3, Delimiter: ""));
+        var result = MultipleChoiceEvaluator.Evaluate(model, new LetterTokenizer(), examples, CPU,
+            new MultipleChoiceOptions(Delimiter: "", Batches: new BatchLimits(MaxRows: 3)));
 
-        Assert.Equal(0.5, metrics["acc"], 12);
-        Assert.Equal(1.0, metrics["acc_norm"], 12);
+        Assert.Equal(0.5, result.Metrics["acc"], 12);
+        Assert.Equal(1.0, result.Metrics["acc_norm"], 12);
+        // Samples: the context, the acc_norm pick and the labelled choice.
+        Assert.Equal([new EvalSample("a", "cc", "cc", true), new EvalSample("b", "b", "b", true)], result.Samples);
     }
 
     [Fact]
@@ -126,17 +129,22 @@ public sealed class EvaluationTests
         using var tokenizer = HfTokenizer.Load(TinyTokenizerFiles.Write());
         var eos = tokenizer.Special.EosId!.Value;
         var seenPrompts = new List<int[]>();
-        int[] Generate(int[] prompt, int budget)
+        int[][] Generate(IReadOnlyList<int[]> prompts, int budget)
         {
-            seenPrompts.Add(prompt);
-            var answer = tokenizer.Decode(prompt) == "Q1" ? "#### 42" : "#### 7";
-            return [.. tokenizer.Encode(answer), eos, .. tokenizer.Encode("#### 0")];
+            seenPrompts.AddRange(prompts);
+            return prompts.Select(prompt =>
+            {
+                var answer = tokenizer.Decode(prompt) == "Q1" ? "#### 42" : "#### 7";
+                return (int[])[.. tokenizer.Encode(answer), eos, .. tokenizer.Encode("#### 0")];
+            }).ToArray();
         }
 
-        var metrics = ExactMatchEvaluator.Evaluate(tokenizer,
-            [new ExactMatchExample("Q1", "42"), new ExactMatchExample("Q2", "8")], Generate, new ExactMatchOptions(MaxNewTokens: 16));
+        var result = ExactMatchEvaluator.Evaluate(tokenizer,
+            [new ExactMatchExample("Q1", "42"), new ExactMatchExample("Q2", "8"), new ExactMatchExample("Q3", "7")], Generate,
+            new ExactMatchOptions(MaxNewTokens: 16, Samples: 2));
 
-        Assert.Equal(0.5, metrics["exact_match"], 12);
+        Assert.Equal(2.0 / 3, result.Metrics["exact_match"], 12);
         Assert.Equal(TinyTokenizerFiles.Bytes("Q1"), seenPrompts[0]);
+        Assert.Equal([new EvalSample("Q1", "#### 42", "42", true), new EvalSample("Q2", "#### 7", "8", false)], result.Samples);
     }
 }

@@ -46,6 +46,8 @@ public sealed class FineTuneRunTests
             BudgetCrossings.Add(step);
             OnEvent("warning", message);
         }
+        public readonly List<(int Step, IReadOnlyList<EvalSamples> Sets)> Samples = [];
+        public void OnSamples(int step, IReadOnlyList<EvalSamples> samples) => Samples.Add((step, samples));
         public readonly List<MetricRecord> Replayed = [];
         public void OnReplay(IReadOnlyList<MetricRecord> records) => Replayed.AddRange(records);
 
@@ -158,6 +160,19 @@ public sealed class FineTuneRunTests
         Assert.Contains(recorder.Events, e => e.Message.StartsWith("Loaded model LlamaForCausalLM", StringComparison.Ordinal));
         Assert.Equal([8, 16], recorder.Checkpoints.Select(c => c.Step));
 
+        // Samples with every evaluation: the first three rows of the exact-match and multiple-choice sets; none for the
+        // loss-only chat set and the validation set.
+        Assert.Equal([0, 8, 16], recorder.Samples.Select(s => s.Step));
+        foreach (var (_, sets) in recorder.Samples)
+        {
+            Assert.Equal([("target", TargetId, "answers"), ("source", SourceId, "colours")], sets.Select(x => (x.Role, x.DatasetId, x.Name)));
+            Assert.Equal(["Q0:", "Q1:", "Q2:"], sets[0].Samples.Select(x => x.Prompt));
+            Assert.Equal(["0", "2", "4"], sets[0].Samples.Select(x => x.Expected));
+            Assert.Equal(["Colour 0 is", "Colour 1 is", "Colour 2 is"], sets[1].Samples.Select(x => x.Prompt));
+            Assert.Equal([" red", " green", " blue"], sets[1].Samples.Select(x => x.Expected));
+            Assert.All(sets[1].Samples, x => Assert.Contains(x.Output, new[] { " red", " green", " blue" }));
+        }
+
         Assert.Equal(
             ["adapter/adapter_config.json", "adapter/adapter_model.safetensors", "merged/config.json", "merged/generation_config.json",
              "merged/model.safetensors", "merged/tokenizer.json", "merged/tokenizer_config.json", "metrics.jsonl", "spectral.json", "summary.json"],
@@ -178,6 +193,16 @@ public sealed class FineTuneRunTests
         {
             var rows = IndependentCheck.PromptCompletionRows(spec.Dataset("valid").Path, tokenizer, int.MaxValue, 32);
             Assert.Equal(finalLoss, IndependentCheck.MeanTokenLoss(mergedByHand, rows), 1e-4);
+        }
+
+        // The final exact-match samples are what the adapted model generates for those prompts, one at a time.
+        var finalSamples = recorder.Samples.Single(x => x.Step == 16).Sets[0].Samples;
+        foreach (var sample in finalSamples)
+        {
+            int[] prompt = [.. (tokenizer.AddBos && tokenizer.Special.BosId is { } bos ? [bos] : Array.Empty<int>()), .. tokenizer.Encode(sample.Prompt)];
+            var generated = adapted.GenerateGreedy(prompt, 8, tokenizer.Special.EosId);
+            Assert.Equal(tokenizer.Decode(generated.TakeWhile(t => t != tokenizer.Special.EosId).ToArray()), sample.Output);
+            Assert.Equal(AnswerExtraction.IsCorrect(sample.Output, sample.Expected), sample.Correct);
         }
 
         // The merged checkpoint gives the adapted model's logits.
@@ -202,6 +227,10 @@ public sealed class FineTuneRunTests
         using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(spec.OutputDirectory, "summary.json")));
         var root = summary.RootElement;
         Assert.Equal(16, root.GetProperty("steps").GetInt32());
+        // Stage timings: evaluation (three rounds) and training add up to no more than the run's time.
+        var (evaluating, training) = (root.GetProperty("evaluation_seconds").GetDouble(), root.GetProperty("training_seconds").GetDouble());
+        Assert.True(evaluating > 0 && training > 0, $"evaluation {evaluating} s, training {training} s");
+        Assert.Equal(evaluating, metrics.Where(m => m.Name == MetricNames.EvaluationSeconds).MaxBy(m => m.Step)!.Value);
         Assert.Equal(result.TokensSeen, root.GetProperty("tokens_seen").GetInt64());
         var validationLoss = root.GetProperty("evaluations").EnumerateArray()
             .Single(e => e.GetProperty("role").GetString() == "validation" && e.GetProperty("metric").GetString() == "loss");
@@ -341,7 +370,7 @@ public sealed class FineTuneRunTests
         Assert.Equal(a.Keys.Order(), b.Keys.Order());
         foreach (var key in a.Keys)
             Assert.True(a[key].allclose(b[key], rtol: 0, atol: 1e-5), key);
-        string[] timings = [MetricNames.TokensPerSecond, MetricNames.ElapsedSeconds];
+        string[] timings = [MetricNames.TokensPerSecond, MetricNames.ElapsedSeconds, MetricNames.EvaluationSeconds];
         var expected = MetricsJournal.Read(Path.Combine(uninterruptedSpec.OutputDirectory, "metrics.jsonl")).Where(m => !timings.Contains(m.Name)).ToList();
         var actual = MetricsJournal.Read(Path.Combine(spec.OutputDirectory, "metrics.jsonl")).Where(m => !timings.Contains(m.Name)).ToList();
         Assert.Equal(expected.Select(m => (m.Step, m.Name)), actual.Select(m => (m.Step, m.Name)));

@@ -26,7 +26,7 @@ public sealed class Gemma2Tests
         ["tie_word_embeddings"] = true, ["torch_dtype"] = "float32",
     };
 
-    static Dictionary<string, Tensor> Weights()
+    internal static Dictionary<string, Tensor> Weights()
     {
         var g = new Generator(11);
         Tensor Matrix(long rows, long cols) => normal(0, 0.2, [rows, cols], generator: g);
@@ -48,7 +48,7 @@ public sealed class Gemma2Tests
         return w;
     }
 
-    static string WriteCheckpoint(TempDir dir, Dictionary<string, Tensor> weights)
+    internal static string WriteCheckpoint(TempDir dir, Dictionary<string, Tensor> weights)
     {
         File.WriteAllText(Path.Combine(dir.Path, "config.json"), Config.ToJsonString());
         SafetensorsWriter.Write(Path.Combine(dir.Path, CheckpointLoader.SingleFile), weights);

@@ -1,3 +1,4 @@
+using LoraService.Contracts.Attempts;
 using LoraService.Contracts.Jobs;
 using Hangfire;
 using Hangfire.Common;
@@ -136,6 +137,27 @@ public sealed class LeaseTests : IAsyncLifetime
         Assert.Equal((1.0, 2), (point.Value, point.Attempt));
         Assert.Equal(5, (await ReadAsync(id)).Progress.Step);
         Assert.DoesNotContain(await db.JobEvents.Where(e => e.JobId == id).Select(e => e.Message).ToListAsync(), m => m == "from the past");
+    }
+
+    [Fact]
+    public async Task Samples_are_fenced_and_a_repeated_evaluation_overwrites_its_own()
+    {
+        var id = await SeedAsync();
+        var claimed = (await ClaimAsync("w"))!;
+        var lease = new JobLease(_dataSource, id, claimed.TenantId, claimed.Attempt, "w");
+        var set = Guid.NewGuid();
+        AttemptSetSamples Set(string output) => new("target", set, "arith",
+            [new AttemptSample("Q0", output, "0", false), new AttemptSample("Q1\0", "#### 2", "2", true)]);
+
+        Assert.True(await lease.WriteSamplesAsync(4, [Set("first")]));
+        Assert.True(await lease.WriteSamplesAsync(4, [Set("again")])); // the step evaluated again after a resume
+        var stale = new JobLease(_dataSource, id, claimed.TenantId, claimed.Attempt + 1, "w");
+        Assert.False(await stale.WriteSamplesAsync(8, [Set("stale")]));
+
+        await using var db = _database.CreateContext();
+        var rows = await db.EvaluationSamples.Where(s => s.JobId == id).OrderBy(s => s.Index).ToListAsync();
+        Assert.Equal([(4, 0, "again", false), (4, 1, "#### 2", true)], rows.Select(r => (r.Step, r.Index, r.Output, r.Correct)));
+        Assert.Equal("Q1\uFFFD", rows[1].Prompt); // PostgreSQL text holds no NUL
     }
 
     [Fact]

@@ -36,6 +36,7 @@ internal static class JobsApi
             .WithSummary("Retry a failed job; it resumes from its last checkpoint as a new attempt")
             .WithDescription("Only for a `failed` job (e.g. `worker_lost`, `crashed`, `out_of_memory`, `hung`); its attempt budget starts afresh. 409 otherwise.");
         jobs.MapJobDetailsApi();
+        jobs.MapJobSamplesApi();
         jobs.MapJobDeletionApi();
         jobs.MapPromotionApi();
         return app;

@@ -1,9 +1,10 @@
 // One job: status and progress, live train-loss and eval charts (incremental metric polling), summary,
-// events, artifacts and cancel. Polling stops once the job is terminal (after one last round).
+// sample generations, events, artifacts and cancel. Polling stops once the job is terminal (after one last round).
 
 import { api, download, ApiError } from './api.js';
 import { h, replace, append, badge, progressBar, terminal, fmt4, fmtInt, fmtDuration, fmtBytes, fmtTime } from './dom.js';
 import { lineChart } from './chart.js';
+import { samplesView } from './samples.js';
 
 const ROLES = [
   ['target', 'Learning: target sets', 'What the job should learn. Step 0 is the base model (dashed line).'],
@@ -34,6 +35,7 @@ export function renderJob(view, id) {
   const summaryBox = h('div', { id: 'summary' }, h('p', { class: 'muted' }, 'Loading…'));
   const eventsBody = h('tbody');
   const artifactsBox = h('div', { id: 'artifacts' });
+  const samples = samplesView(id);
   const notice = h('p', { class: 'error', role: 'alert' });
 
   replace(view, append(root, [
@@ -42,6 +44,7 @@ export function renderJob(view, id) {
     h('section', { class: 'card' }, h('h2', {}, 'Train loss'), lossBox),
     evalBox,
     h('section', { class: 'card' }, h('h2', {}, 'Summary'), summaryBox),
+    samples.element,
     h('section', { class: 'card' }, h('h2', {}, 'Artifacts'), artifactsBox),
     h('section', { class: 'card' }, h('h2', {}, 'Events'),
       h('table', { class: 'events', id: 'events' }, h('thead', {}, h('tr', {}, h('th', {}, 'Time'), h('th', {}, 'Level'), h('th', {}, 'Message'))), eventsBody)),
@@ -208,7 +211,7 @@ export function renderJob(view, id) {
       renderHead(job);
       const evalAdded = await pollMetrics();
       await pollEvents();
-      if (changed || evalAdded > 0) await loadSummary();
+      if (changed || evalAdded > 0) await Promise.all([loadSummary(), samples.refresh()]);
       if (changed) await loadArtifacts();
       notice.textContent = '';
       if (terminal(job.status)) {

@@ -49,6 +49,7 @@ public static class AttemptProtocol
 [JsonDerivedType(typeof(AttemptResult), "result")]
 [JsonDerivedType(typeof(AttemptError), "error")]
 [JsonDerivedType(typeof(AttemptMetrics), "metrics")]
+[JsonDerivedType(typeof(AttemptSamples), "samples")]
 public abstract record AttemptMessage;
 
 /// <summary>The child is up and has read its spec.</summary>
@@ -64,6 +65,16 @@ public sealed record AttemptMeasurement(string Role, Guid DatasetId, string Metr
 /// <summary>One evaluation round (step 0 is the base model).</summary>
 /// <param name="Seconds">Wall time of the evaluation, when the engine knows it.</param>
 public sealed record AttemptEvaluation(int Step, IReadOnlyList<AttemptMeasurement> Measurements, double? Seconds = null) : AttemptMessage;
+
+/// <summary>One example of what the model did: for an exact-match set the prompt, the generation and the reference answer;
+/// for a multiple-choice set the context, the choice ranked first (acc_norm) and the labelled choice.</summary>
+public sealed record AttemptSample(string Prompt, string Output, string Expected, bool Correct);
+
+/// <summary>The samples one set recorded at an evaluation.</summary>
+public sealed record AttemptSetSamples(string Role, Guid DatasetId, string Name, IReadOnlyList<AttemptSample> Samples);
+
+/// <summary>Right after an <see cref="AttemptEvaluation"/>: the samples of the sets that record them.</summary>
+public sealed record AttemptSamples(int Step, IReadOnlyList<AttemptSetSamples> Sets) : AttemptMessage;
 
 public sealed record AttemptMetric(string Name, int Step, double Value);
 

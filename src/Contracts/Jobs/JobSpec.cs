@@ -140,4 +140,10 @@ public sealed record EvaluationSettings
     public int MaxExamples { get; init; } = 200;
     /// <summary>Greedy generation budget for exact-match sets.</summary>
     public int MaxNewTokens { get; init; } = 256;
+    /// <summary>Most prompts (generation) or sequences (scoring) evaluated together in one batch.</summary>
+    public int BatchSize { get; init; } = 32;
+    /// <summary>Memory bound of one evaluation batch: rows × padded length (for generation: prompt + max_new_tokens).</summary>
+    public int BatchTokens { get; init; } = 4096;
+    /// <summary>Examples recorded per exact-match and multiple-choice set at every evaluation (prompt, output, expected).</summary>
+    public int Samples { get; init; } = 3;
 }

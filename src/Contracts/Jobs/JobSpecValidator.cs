@@ -107,6 +107,9 @@ public static class JobSpecValidator
         if (evaluation.EveryNSteps < 0) fail("evaluation.every_n_steps", "every_n_steps must be 0 (only at start and end) or more.");
         if (evaluation.MaxNewTokens is < 1 or > 4096) fail("evaluation.max_new_tokens", "max_new_tokens must be between 1 and 4096.");
         if (evaluation.MaxExamples is < 1 or > 100_000) fail("evaluation.max_examples", "max_examples must be between 1 and 100000.");
+        if (evaluation.BatchSize is < 1 or > 1024) fail("evaluation.batch_size", "batch_size must be between 1 and 1024.");
+        if (evaluation.BatchTokens is < 1 or > 1_048_576) fail("evaluation.batch_tokens", "batch_tokens must be between 1 and 1048576.");
+        if (evaluation.Samples is < 0 or > 20) fail("evaluation.samples", "samples must be between 0 and 20.");
     }
 
     /// <summary>Which metrics each dataset format produces at an evaluation.</summary>

@@ -126,6 +126,17 @@ internal sealed class MetricPointConfiguration : IEntityTypeConfiguration<Metric
     }
 }
 
+internal sealed class EvaluationSampleConfiguration : IEntityTypeConfiguration<EvaluationSample>
+{
+    public void Configure(EntityTypeBuilder<EvaluationSample> b)
+    {
+        b.Property(s => s.Role).HasMaxLength(20);
+        b.Property(s => s.DatasetName).HasMaxLength(200);
+        b.HasOne<FineTuneJob>().WithMany().HasForeignKey(s => s.JobId).OnDelete(DeleteBehavior.Cascade);
+        b.HasIndex(s => new { s.JobId, s.Step, s.Role, s.DatasetId, s.Index }).IsUnique();
+    }
+}
+
 internal sealed class JobCheckpointConfiguration : IEntityTypeConfiguration<JobCheckpoint>
 {
     public void Configure(EntityTypeBuilder<JobCheckpoint> b)

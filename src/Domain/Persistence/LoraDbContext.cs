@@ -19,6 +19,7 @@ public sealed class LoraDbContext(DbContextOptions<LoraDbContext> options) : DbC
     public DbSet<JobEvent> JobEvents => Set<JobEvent>();
     public DbSet<JobAttempt> JobAttempts => Set<JobAttempt>();
     public DbSet<MetricPoint> MetricPoints => Set<MetricPoint>();
+    public DbSet<EvaluationSample> EvaluationSamples => Set<EvaluationSample>();
     public DbSet<JobCheckpoint> Checkpoints => Set<JobCheckpoint>();
     public DbSet<Artifact> Artifacts => Set<Artifact>();
     public DbSet<Sweep> Sweeps => Set<Sweep>();

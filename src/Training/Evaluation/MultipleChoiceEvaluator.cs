@@ -1,9 +1,7 @@
 using LoraService.Datasets;
 using LoraService.Tokenization.Examples;
-using LoraService.Training.Data;
-using LoraService.Training.Pipeline;
 using LoraService.Tokenization;
-using LoraService.Training.Loop;
+using LoraService.Training.Models;
 using static TorchSharp.torch;
 
 namespace LoraService.Training.Evaluation;
@@ -11,59 +9,50 @@ namespace LoraService.Training.Evaluation;
 /// <param name="Delimiter">Put between context and choice unless the context already ends, or the
 /// choice starts, with whitespace (lm-evaluation-harness's <c>target_delimiter</c>).</param>
 /// <param name="MaxSequenceLength">Longer context+choice sequences lose context tokens from the left.</param>
-public sealed record MultipleChoiceOptions(int BatchSize = 8, string Delimiter = " ", int MaxSequenceLength = 2048);
+/// <param name="Batches">Rows and padded tokens per forward pass (<see cref="BatchLimits.Default"/> when null).</param>
+/// <param name="Samples">How many of the first questions are kept as <see cref="EvalSample"/>s.</param>
+public sealed record MultipleChoiceOptions(string Delimiter = " ", int MaxSequenceLength = 2048, BatchLimits? Batches = null, int Samples = 3);
 
-/// <summary>Scores each choice's continuation log-likelihood; reports <c>acc</c> and <c>acc_norm</c> (see <see cref="MultipleChoiceScoring"/>).</summary>
+/// <summary>
+/// Scores each choice's continuation log-likelihood; reports <c>acc</c> and <c>acc_norm</c> (see <see cref="MultipleChoiceScoring"/>).
+/// All choices of all questions are scored in batches of similar length (<see cref="SequenceScoring"/>).
+/// </summary>
 public static class MultipleChoiceEvaluator
 {
     /// <exception cref="OperationCanceledException">The token was cancelled (checked before every batch).</exception>
-    public static IReadOnlyDictionary<string, double> Evaluate(
+    public static SetEvaluation Evaluate(
         nn.Module<Tensor, Tensor> model, ITokenizer tokenizer, IReadOnlyList<MultipleChoiceExample> examples,
         Device device, MultipleChoiceOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new MultipleChoiceOptions();
         cancellationToken.ThrowIfCancellationRequested();
         var sequences = examples
-            .SelectMany((example, index) => example.Choices.Select(choice => (index, Sequence: Build(tokenizer, example.Context, choice, options))))
+            .SelectMany(example => example.Choices.Select(choice => Build(tokenizer, example.Context, choice, options)))
             .ToList();
-        var scores = new ChoiceScore[sequences.Count];
-        var wasTraining = model.training;
-        model.eval();
-        try
-        {
-            using var _ = no_grad();
-            for (var start = 0; start < sequences.Count; start += options.BatchSize)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                RunPulse.Beat();
-                using var scope = NewDisposeScope();
-                var chunk = sequences.Skip(start).Take(options.BatchSize).Select(s => s.Sequence).ToList();
-                var batch = Batching.Collate(chunk, tokenizer.Special.PaddingId, device);
-                var (logProbs, mask) = CausalLmLoss.TokenLogProbs(model.call(batch.InputIds), batch.Labels);
-                var sums = logProbs.sum(1).cpu().to(ScalarType.Float64).data<double>().ToArray();
-                var counts = mask.sum(1).cpu().data<long>().ToArray();
-                for (var i = 0; i < chunk.Count; i++)
-                    scores[start + i] = new ChoiceScore(sums[i], (int)counts[i]);
-            }
-        }
-        finally
-        {
-            model.train(wasTraining);
-        }
+        var scores = SequenceScoring.Score(model, sequences, tokenizer.Special.PaddingId, device,
+            options.Batches ?? BatchLimits.Default, cancellationToken)
+            .Select(s => new ChoiceScore(s.SumLogProb, s.ScoredTokens)).ToArray();
 
         int acc = 0, accNorm = 0, offset = 0;
-        foreach (var example in examples)
+        var samples = new List<EvalSample>();
+        for (var i = 0; i < examples.Count; i++)
         {
-            var (right, rightNorm) = MultipleChoiceScoring.Score(scores[offset..(offset + example.Choices.Count)], example.Label);
+            var example = examples[i];
+            var choices = scores[offset..(offset + example.Choices.Count)];
+            var (right, rightNorm) = MultipleChoiceScoring.Score(choices, example.Label);
             acc += right ? 1 : 0;
             accNorm += rightNorm ? 1 : 0;
             offset += example.Choices.Count;
+            if (i < options.Samples)
+                samples.Add(EvalSample.Create(example.Context, example.Choices[MultipleChoiceScoring.PickNorm(choices)],
+                    example.Choices[example.Label], rightNorm));
         }
-        return new Dictionary<string, double>
+        var metrics = new Dictionary<string, double>
         {
             ["acc"] = (double)acc / examples.Count,
             ["acc_norm"] = (double)accNorm / examples.Count,
         };
+        return new SetEvaluation(metrics, samples);
     }
 
     /// <summary>[bos] context [delimiter] choice, labels only on the choice tokens.</summary>

@@ -24,6 +24,9 @@ public static class MultipleChoiceScoring
     public static (bool Acc, bool AccNorm) Score(IReadOnlyList<ChoiceScore> choices, int label) =>
         (ArgMax(choices.Select(c => c.SumLogProb)) == label, ArgMax(choices.Select(c => c.MeanLogProb)) == label);
 
+    /// <summary>The index of the choice <c>acc_norm</c> picks.</summary>
+    public static int PickNorm(IReadOnlyList<ChoiceScore> choices) => ArgMax(choices.Select(c => c.MeanLogProb));
+
     private static int ArgMax(IEnumerable<double> values)
     {
         var best = -1;

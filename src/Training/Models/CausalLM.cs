@@ -22,9 +22,11 @@ public abstract class CausalLM(string name, ModelConfig config) : nn.Module<Tens
     /// <summary>
     /// Logits for <paramref name="ids"/>, which continue the tokens already in <paramref name="cache"/> (if any).
     /// <paramref name="attentionMask"/> is HF's <c>attention_mask</c> <c>[B, cached + T]</c> (1 = token, 0 = padding):
-    /// padded keys are hidden; positions stay 0..T-1 as in a transformers forward call.
+    /// padded keys are hidden. Positions are cached..cached+T-1 unless <paramref name="positionIds"/> <c>[B, T]</c> (int64)
+    /// gives each row its own (HF's <c>position_ids</c>: a left-padded row starts at 0 at its first real token).
+    /// With <paramref name="lastTokenOnly"/> only the last position's logits are computed (<c>[B, 1, V]</c>), as generation needs.
     /// </summary>
-    public abstract Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask = null);
+    public abstract Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask = null, Tensor? positionIds = null, bool lastTokenOnly = false);
 
     /// <summary>
     /// Checkpoint keys the model does not hold as parameters but that may legitimately appear in files

@@ -16,8 +16,12 @@ public sealed class Gpt2LMHeadModel : CausalLM
         RegisterComponents();
     }
 
-    public override Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask = null) =>
-        nn.functional.linear(transformer.Forward(ids, cache, attentionMask, CheckpointsLayers(cache)), transformer.Wte.weight!);
+    public override Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask = null, Tensor? positionIds = null, bool lastTokenOnly = false)
+    {
+        using var all = transformer.Forward(ids, cache, attentionMask, positionIds, CheckpointsLayers(cache));
+        using var h = lastTokenOnly ? all.narrow(1, all.shape[1] - 1, 1) : all.alias();
+        return nn.functional.linear(h, transformer.Wte.weight!);
+    }
 
     // Hub files come with or without the "transformer." prefix; some carry causal-mask buffers.
     public override string NormaliseKey(string key) =>
@@ -46,13 +50,14 @@ sealed class Gpt2Model : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask, bool checkpointLayers)
+    public Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask, Tensor? positionIds, bool checkpointLayers)
     {
         var past = cache?.Length ?? 0;
         var t = ids.shape[1];
-        if (past + t > maxPositions)
-            throw new ArgumentException($"sequence of {past + t} tokens exceeds n_positions = {maxPositions}");
-        var x = wte.call(ids).add(wpe.call(arange(past, past + t, ScalarType.Int64, ids.device)));
+        var end = positionIds is null ? past + t : positionIds.max().item<long>() + 1;
+        if (end > maxPositions)
+            throw new ArgumentException($"sequence of {end} tokens exceeds n_positions = {maxPositions}");
+        var x = wte.call(ids).add(wpe.call(positionIds ?? arange(past, past + t, ScalarType.Int64, ids.device)));
         foreach (var block in h)
             x = checkpointLayers
                 ? CheckpointedLayer.Apply(block.Step, x, [attentionMask], block.TrainableParameters())

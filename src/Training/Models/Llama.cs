@@ -19,9 +19,10 @@ public sealed class LlamaForCausalLM : CausalLM
         RegisterComponents();
     }
 
-    public override Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask = null)
+    public override Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask = null, Tensor? positionIds = null, bool lastTokenOnly = false)
     {
-        using var h = model.Forward(ids, cache, attentionMask, CheckpointsLayers(cache));
+        using var all = model.Forward(ids, cache, attentionMask, positionIds, CheckpointsLayers(cache));
+        using var h = lastTokenOnly ? all.narrow(1, all.shape[1] - 1, 1) : all.alias();
         var logits = lm_head is null ? nn.functional.linear(h, model.EmbedTokens.weight!) : lm_head.call(h);
         if (Config.FinalSoftcap is not { } cap)
             return logits;
@@ -53,7 +54,7 @@ sealed class LlamaModel : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask, bool checkpointLayers)
+    public Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask, Tensor? positionIds, bool checkpointLayers)
     {
         var past = cache?.Length ?? 0;
         var h = embed_tokens.call(ids);
@@ -64,7 +65,9 @@ sealed class LlamaModel : nn.Module
             using var normalizer = tensor(Math.Sqrt(config.HiddenSize), embedded.dtype, embedded.device);
             h = embedded.mul(normalizer);
         }
-        var (cos32, sin32) = Rope.CosSin(config, past, ids.shape[1], ids.device);
+        var (cos32, sin32) = positionIds is null
+            ? Rope.CosSin(config, past, ids.shape[1], ids.device)
+            : Rope.CosSin(config, positionIds, positionIds.max().item<long>() + 1);
         using (cos32)
         using (sin32)
         using (var cos = cos32.to_type(h.dtype))

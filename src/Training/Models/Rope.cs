@@ -17,6 +17,21 @@ public static class Rope
     }
 
     /// <summary>
+    /// cos and sin <c>[B, 1, T, head_dim]</c> (float32) for each row's own <paramref name="positions"/> <c>[B, T]</c> (int64), as
+    /// transformers computes them from <c>position_ids</c>: a left-padded row's first real token is at position 0.
+    /// The values at a position equal those of <see cref="CosSin(ModelConfig, long, long, Device)"/>.
+    /// </summary>
+    /// <param name="sequenceLength">The longest row's length (its last position + 1), for dynamic NTK scaling.</param>
+    public static (Tensor Cos, Tensor Sin) CosSin(ModelConfig config, Tensor positions, long sequenceLength)
+    {
+        using var tmp = new Temps();
+        var invFreq = tmp.Add(InverseFrequencies(config, sequenceLength, positions.device));
+        var freqs = tmp.Add(tmp.Add(tmp.Add(positions.to_type(ScalarType.Float32)).unsqueeze(-1)).mul(invFreq));
+        var emb = tmp.Add(tmp.Add(cat([freqs, freqs], -1)).unsqueeze(1));
+        return (emb.cos(), emb.sin());
+    }
+
+    /// <summary>
     /// The <c>head_dim / 2</c> inverse frequencies (float32, computed in float32 as transformers does) for a forward call whose
     /// positions end before <paramref name="sequenceLength"/>.
     /// </summary>

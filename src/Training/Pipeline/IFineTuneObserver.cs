@@ -5,6 +5,9 @@ namespace LoraService.Training.Pipeline;
 /// <summary>One metric of one evaluation. <see cref="Role"/> is <c>target</c>, <c>source</c> or <c>validation</c>.</summary>
 public sealed record EvalMeasurement(string Role, Guid DatasetId, string Metric, double Value);
 
+/// <summary>The samples one set recorded at one evaluation (see <see cref="Evaluation.EvalSample"/>).</summary>
+public sealed record EvalSamples(string Role, Guid DatasetId, string Name, IReadOnlyList<Evaluation.EvalSample> Samples);
+
 /// <summary>
 /// What a run reports while it works, synchronously on the training thread (keep handlers short; throwing aborts the run).
 /// </summary>
@@ -24,6 +27,9 @@ public interface IFineTuneObserver
 
     void OnEvaluation(int step, IReadOnlyList<EvalMeasurement> measurements);
 
+    /// <summary>Right after <see cref="OnEvaluation"/>: the samples of the sets that record them (none when no set does).</summary>
+    void OnSamples(int step, IReadOnlyList<EvalSamples> samples) { }
+
     /// <summary>A checkpoint directory, complete on disk.</summary>
     void OnCheckpoint(int step, string directory);
 
@@ -42,7 +48,8 @@ public sealed class FineTuneCallbacks(
     Action<TrainingProgress>? onStep = null,
     Action<int, IReadOnlyList<EvalMeasurement>>? onEvaluation = null,
     Action<int, string>? onCheckpoint = null,
-    Action<string, string>? onEvent = null) : IFineTuneObserver
+    Action<string, string>? onEvent = null,
+    Action<int, IReadOnlyList<EvalSamples>>? onSamples = null) : IFineTuneObserver
 {
     public static readonly FineTuneCallbacks None = new();
 
@@ -50,4 +57,5 @@ public sealed class FineTuneCallbacks(
     public void OnEvaluation(int step, IReadOnlyList<EvalMeasurement> measurements) => onEvaluation?.Invoke(step, measurements);
     public void OnCheckpoint(int step, string directory) => onCheckpoint?.Invoke(step, directory);
     public void OnEvent(string level, string message) => onEvent?.Invoke(level, message);
+    public void OnSamples(int step, IReadOnlyList<EvalSamples> samples) => onSamples?.Invoke(step, samples);
 }

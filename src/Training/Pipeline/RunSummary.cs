@@ -19,6 +19,8 @@ public sealed record SpectralModuleSummary(string Module, int Count, double Mean
 /// <param name="TokensPerSecond">Tokens seen ÷ wall time.</param>
 /// <param name="Provenance">The resolved job, the engine version and digests of the base model's weights and the data.</param>
 /// <param name="Export">The step whose weights were exported and why, when a forgetting budget chose it (null: the last step).</param>
+/// <param name="EvaluationSeconds">Time spent in evaluations (baseline, periodic and final), summed over resumed sittings.</param>
+/// <param name="TrainingSeconds">Time spent in optimizer steps: <see cref="WallTimeSeconds"/> less the evaluations it includes.</param>
 public sealed record RunSummary(
     string Method,
     IReadOnlyList<BaselineComparison> Evaluations,
@@ -32,7 +34,9 @@ public sealed record RunSummary(
     double TokensPerSecond,
     IReadOnlyList<SpectralModuleSummary> Spectral,
     RunProvenance Provenance,
-    Budget.ExportChoice? Export = null)
+    Budget.ExportChoice? Export = null,
+    double EvaluationSeconds = 0,
+    double TrainingSeconds = 0)
 {
     public static RunSummary Build(string method, IReadOnlyList<MetricRecord> metrics, IReadOnlyDictionary<Guid, string> setNames,
         int steps, int totalSteps, long tokensSeen, IReadOnlyList<SpectralEntry> spectral, RunProvenance provenance, Budget.ExportChoice? export = null)
@@ -46,7 +50,13 @@ public sealed record RunSummary(
         var lastLoss = metrics.Where(p => p.Name == MetricNames.TrainLoss).MaxBy(p => p.Step);
         var seconds = metrics.Where(p => p.Name == MetricNames.ElapsedSeconds).MaxBy(p => p.Step)?.Value ?? 0;
         var modules = new SpectralReport(method, spectral).Modules;
+        // train/elapsed_s at the last step includes every evaluation before that step, not the final one after it.
+        var lastStep = metrics.Where(p => p.Name == MetricNames.ElapsedSeconds).MaxBy(p => p.Step)?.Step ?? 0;
+        var evaluationTimes = metrics.Where(p => p.Name == MetricNames.EvaluationSeconds).ToList();
+        var evaluationSeconds = evaluationTimes.MaxBy(p => p.Step)?.Value ?? 0;
+        var evaluatedWithinSteps = evaluationTimes.Where(p => p.Step < lastStep).MaxBy(p => p.Step)?.Value ?? 0;
         return new RunSummary(method, evaluations, sides.Learning, sides.Forgetting,
-            lastLoss?.Value, steps, totalSteps, tokensSeen, seconds, seconds > 0 ? tokensSeen / seconds : 0, modules, provenance, export);
+            lastLoss?.Value, steps, totalSteps, tokensSeen, seconds, seconds > 0 ? tokensSeen / seconds : 0, modules, provenance, export,
+            evaluationSeconds, Math.Max(0, seconds - evaluatedWithinSteps));
     }
 }

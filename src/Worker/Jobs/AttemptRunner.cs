@@ -118,6 +118,9 @@ internal sealed class AttemptRunner(
                             if (!await Fenced(() => metrics.FlushAsync())) Stop(StopReason.LeaseLost, kill: true);
                         }
                         break;
+                    case AttemptSamples samples:
+                        if (!await Fenced(() => lease.WriteSamplesAsync(samples.Step, samples.Sets))) Stop(StopReason.LeaseLost, kill: true);
+                        break;
                     case AttemptCheckpoint c:
                         // Metrics up to the checkpoint are durable before its row says "resume from here".
                         if (!await Fenced(() => metrics.FlushAsync()) ||

@@ -1,3 +1,4 @@
+using LoraService.Contracts.Attempts;
 using System.Text.Json;
 using LoraService.Domain.Jobs;
 using LoraService.Domain.Webhooks;
@@ -81,6 +82,39 @@ internal sealed class JobLease(NpgsqlDataSource db, Guid jobId, Guid tenantId, i
         }
         return await command.ExecuteNonQueryAsync(ct) > 0;
     }
+
+    /// <summary>Upserts one evaluation's samples keyed by (job, step, role, dataset, index): a repeated evaluation overwrites.</summary>
+    public async Task<bool> WriteSamplesAsync(int step, IReadOnlyList<AttemptSetSamples> sets, CancellationToken ct = default)
+    {
+        var rows = sets.SelectMany(set => set.Samples.Select((sample, index) => (Set: set, Sample: sample, Index: index))).ToList();
+        if (rows.Count == 0) return true;
+        await using var command = Command(
+            $"""
+            WITH lease AS ({Holds})
+            INSERT INTO evaluation_samples (job_id, step, role, dataset_id, dataset_name, index, prompt, output, expected, correct, attempt, recorded_at)
+            SELECT @job, @step, r, d, n, i, p, o, e, c, @attempt, now()
+            FROM unnest(@roles, @datasets, @names, @indexes, @prompts, @outputs, @expected, @correct) AS t(r, d, n, i, p, o, e, c)
+            WHERE EXISTS (SELECT 1 FROM lease)
+            ON CONFLICT (job_id, step, role, dataset_id, index) DO UPDATE SET dataset_name = excluded.dataset_name, prompt = excluded.prompt,
+                output = excluded.output, expected = excluded.expected, correct = excluded.correct, attempt = excluded.attempt,
+                recorded_at = excluded.recorded_at
+            """);
+        command.Parameters.AddWithValue("step", step);
+        command.Parameters.AddWithValue("roles", rows.Select(r => r.Set.Role).ToArray());
+        command.Parameters.AddWithValue("datasets", rows.Select(r => r.Set.DatasetId).ToArray());
+        command.Parameters.AddWithValue("names", rows.Select(r => Clip(r.Set.Name, 200)).ToArray());
+        command.Parameters.AddWithValue("indexes", rows.Select(r => r.Index).ToArray());
+        command.Parameters.AddWithValue("prompts", rows.Select(r => Text(r.Sample.Prompt)).ToArray());
+        command.Parameters.AddWithValue("outputs", rows.Select(r => Text(r.Sample.Output)).ToArray());
+        command.Parameters.AddWithValue("expected", rows.Select(r => Text(r.Sample.Expected)).ToArray());
+        command.Parameters.AddWithValue("correct", rows.Select(r => r.Sample.Correct).ToArray());
+        return await command.ExecuteNonQueryAsync(ct) > 0;
+    }
+
+    /// <summary>PostgreSQL text holds no NUL character; a generation may.</summary>
+    private static string Text(string value) => value.Replace("\0", "\uFFFD", StringComparison.Ordinal);
+
+    private static string Clip(string value, int length) => value.Length <= length ? value : value[..length];
 
     /// <summary>A timeline event; with <paramref name="webhook"/>, also that webhook's outbox row (details: the event's data), in the same statement.</summary>
     public async Task<bool> AddEventAsync(string level, string message, object? data = null, string type = "message", CancellationToken ct = default,

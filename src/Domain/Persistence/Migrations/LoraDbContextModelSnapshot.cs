@@ -138,6 +138,80 @@ namespace LoraService.Domain.Persistence.Migrations
                     b.ToTable("datasets", (string)null);
                 });
 
+            modelBuilder.Entity("LoraService.Domain.Jobs.EvaluationSample", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<int>("Attempt")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempt");
+
+                    b.Property<bool>("Correct")
+                        .HasColumnType("boolean")
+                        .HasColumnName("correct");
+
+                    b.Property<Guid>("DatasetId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("dataset_id");
+
+                    b.Property<string>("DatasetName")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("dataset_name");
+
+                    b.Property<string>("Expected")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("expected");
+
+                    b.Property<int>("Index")
+                        .HasColumnType("integer")
+                        .HasColumnName("index");
+
+                    b.Property<Guid>("JobId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("job_id");
+
+                    b.Property<string>("Output")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("output");
+
+                    b.Property<string>("Prompt")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("prompt");
+
+                    b.Property<DateTimeOffset>("RecordedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("recorded_at");
+
+                    b.Property<string>("Role")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("role");
+
+                    b.Property<int>("Step")
+                        .HasColumnType("integer")
+                        .HasColumnName("step");
+
+                    b.HasKey("Id")
+                        .HasName("pk_evaluation_samples");
+
+                    b.HasIndex("JobId", "Step", "Role", "DatasetId", "Index")
+                        .IsUnique()
+                        .HasDatabaseName("ix_evaluation_samples_job_id_step_role_dataset_id_index");
+
+                    b.ToTable("evaluation_samples", (string)null);
+                });
+
             modelBuilder.Entity("LoraService.Domain.Jobs.FineTuneJob", b =>
                 {
                     b.Property<Guid>("Id")
@@ -924,6 +998,16 @@ namespace LoraService.Domain.Persistence.Migrations
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
                         .HasConstraintName("fk_datasets_tenants_tenant_id");
+                });
+
+            modelBuilder.Entity("LoraService.Domain.Jobs.EvaluationSample", b =>
+                {
+                    b.HasOne("LoraService.Domain.Jobs.FineTuneJob", null)
+                        .WithMany()
+                        .HasForeignKey("JobId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_evaluation_samples_jobs_job_id");
                 });
 
             modelBuilder.Entity("LoraService.Domain.Jobs.FineTuneJob", b =>

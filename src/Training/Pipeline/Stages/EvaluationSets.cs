@@ -7,12 +7,17 @@ using LoraService.Training.Models;
 namespace LoraService.Training.Pipeline.Stages;
 
 /// <summary>One evaluation set ready to run: its role (target, source, validation), id, name and how to measure it.</summary>
-internal sealed record EvalSet(string Role, Guid Id, string Name, Func<IReadOnlyDictionary<string, double>> Measure);
+internal sealed record EvalSet(string Role, Guid Id, string Name, Func<SetEvaluation> Measure);
+
+/// <summary>Every set's metrics at one evaluation, and the samples of the sets that record them.</summary>
+internal sealed record EvaluationRound(IReadOnlyList<EvalMeasurement> Measurements, IReadOnlyList<EvalSamples> Samples);
 
 /// <summary>
 /// The run's evaluation sets in their four formats: the validation set (loss, perplexity), and target / source sets of
 /// multiple choice (acc, acc_norm), exact match (greedy generation) or a training format (loss, perplexity).
-/// A set with nothing to score is reported and left out.
+/// A set with nothing to score is reported and left out. Generation and scoring run in batches within the job's
+/// <c>evaluation.batch_size</c> and <c>batch_tokens</c>; exact-match and multiple-choice sets record
+/// <c>evaluation.samples</c> samples each (loss-only sets have no output to show, so none).
 /// </summary>
 internal sealed class EvaluationSets(IReadOnlyList<EvalSet> sets)
 {
@@ -21,8 +26,21 @@ internal sealed class EvaluationSets(IReadOnlyList<EvalSet> sets)
     /// <summary>Each set's name by id, for summary.json.</summary>
     public IReadOnlyDictionary<Guid, string> Names => sets.GroupBy(e => e.Id).ToDictionary(g => g.Key, g => g.First().Name);
 
-    public IReadOnlyList<EvalMeasurement> Measure() =>
-        sets.SelectMany(set => set.Measure().Select(m => new EvalMeasurement(set.Role, set.Id, m.Key, m.Value))).ToList();
+    public EvaluationRound Measure()
+    {
+        var measurements = new List<EvalMeasurement>();
+        var samples = new List<EvalSamples>();
+        foreach (var set in sets)
+        {
+            var result = set.Measure();
+            measurements.AddRange(result.Metrics.Select(m => new EvalMeasurement(set.Role, set.Id, m.Key, m.Value)));
+            if (result.Samples.Count > 0)
+                samples.Add(new EvalSamples(set.Role, set.Id, set.Name, result.Samples));
+        }
+        return new EvaluationRound(measurements, samples);
+    }
+
+    private static BatchLimits Limits(RunContext run) => new(run.Job.Evaluation.BatchSize, run.Job.Evaluation.BatchTokens);
 
     public static EvaluationSets Prepare(RunContext run, CausalLM model, PreparedData data)
     {
@@ -55,8 +73,8 @@ internal sealed class EvaluationSets(IReadOnlyList<EvalSet> sets)
         var loss = Loss(run, model, data, examples);
         return new EvalSet(MetricNames.Validation, set.Id, "validation", () =>
         {
-            var metrics = loss();
-            return new Dictionary<string, double> { ["loss"] = metrics["loss"], ["perplexity"] = metrics["perplexity"] };
+            var metrics = loss().Metrics;
+            return SetEvaluation.MetricsOnly(new Dictionary<string, double> { ["loss"] = metrics["loss"], ["perplexity"] = metrics["perplexity"] });
         });
     }
 
@@ -76,7 +94,7 @@ internal sealed class EvaluationSets(IReadOnlyList<EvalSet> sets)
             case DatasetFormat.MultipleChoice:
             {
                 var questions = rows.Cast<MultipleChoiceExample>().ToList();
-                var options = new MultipleChoiceOptions(BatchSize: job.Hyperparameters.MicroBatchSize, MaxSequenceLength: model.Config.MaxPositions);
+                var options = new MultipleChoiceOptions(MaxSequenceLength: model.Config.MaxPositions, Batches: Limits(run), Samples: job.Evaluation.Samples);
                 run.Info($"{label}: {questions.Count} questions");
                 return new EvalSet(role, set.Id, set.Name, () => MultipleChoiceEvaluator.Evaluate(model, data.Tokenizer, questions, device, options, ct));
             }
@@ -84,10 +102,11 @@ internal sealed class EvaluationSets(IReadOnlyList<EvalSet> sets)
             {
                 var prompts = rows.Cast<ExactMatchExample>().ToList();
                 var eos = data.Tokenizer.Special.EosId ?? (model.Config.EosTokenIds.Length > 0 ? model.Config.EosTokenIds[0] : null);
-                var options = new ExactMatchOptions(MaxNewTokens: job.Evaluation.MaxNewTokens);
+                var options = new ExactMatchOptions(MaxNewTokens: job.Evaluation.MaxNewTokens, Samples: job.Evaluation.Samples);
+                var limits = Limits(run);
                 run.Info($"{label}: {prompts.Count} prompts, up to {job.Evaluation.MaxNewTokens} new tokens each");
                 return new EvalSet(role, set.Id, set.Name, () =>
-                    ExactMatchEvaluator.Evaluate(data.Tokenizer, prompts, (prompt, budget) => model.GenerateGreedy(prompt, budget, eos, ct), options, ct));
+                    ExactMatchEvaluator.Evaluate(data.Tokenizer, prompts, (batch, budget) => BatchedGreedy.Generate(model, batch, budget, eos, limits, ct), options, ct));
             }
             default:
             {
@@ -110,9 +129,10 @@ internal sealed class EvaluationSets(IReadOnlyList<EvalSet> sets)
         return prepared.Examples;
     }
 
-    private static Func<IReadOnlyDictionary<string, double>> Loss(RunContext run, CausalLM model, PreparedData data, IReadOnlyList<TokenizedExample> examples)
+    private static Func<SetEvaluation> Loss(RunContext run, CausalLM model, PreparedData data, IReadOnlyList<TokenizedExample> examples)
     {
         var device = model.parameters().First().device;
-        return () => LossEvaluator.Evaluate(model, examples, run.Job.Hyperparameters.MicroBatchSize, data.Tokenizer.Special.PaddingId, device, run.Cancellation);
+        var limits = Limits(run);
+        return () => SetEvaluation.MetricsOnly(LossEvaluator.Evaluate(model, examples, limits, data.Tokenizer.Special.PaddingId, device, run.Cancellation));
     }
 }

@@ -34,7 +34,8 @@ internal sealed record ResumePoint(string? Checkpoint, int? Step)
         if (!IsResume) return;
         run.Info($"Resuming from step {Step} ({Checkpoint})");
         if (run.Spec.ReplayMetricsFromStep is { } from)
-            foreach (var chunk in journal.Records.Where(r => r.Step >= from).Chunk(2000))
+            // The evaluation timing lives in the journal and summary.json only; the observer never sees it live either.
+            foreach (var chunk in journal.Records.Where(r => r.Step >= from && r.Name != MetricNames.EvaluationSeconds).Chunk(2000))
                 run.Observer.OnReplay(chunk);
         if (evals.Any && !journal.Records.Any(r => r.Step == 0 && r.Name.StartsWith("eval/", StringComparison.Ordinal)))
             run.Warn($"The work directory's {MetricsJournal.FileName} has no step-0 evaluation: summary.json will lack baseline comparisons");

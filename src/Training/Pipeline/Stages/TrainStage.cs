@@ -21,6 +21,7 @@ internal static class TrainStage
         var (observer, ct) = (run.Observer, run.Cancellation);
         resume.Announce(run, journal, evals);
         var priorSeconds = resume.PriorSeconds(journal);
+        var evaluationSeconds = journal.Records.LastOrDefault(r => r.Name == MetricNames.EvaluationSeconds)?.Value ?? 0;
         using var budget = BudgetStage.Start(run, journal);
 
         IReadOnlyDictionary<string, double> Evaluate(int step)
@@ -29,9 +30,14 @@ internal static class TrainStage
             var known = journal.Records.Where(r => r.Step == step && r.Name.StartsWith("eval/", StringComparison.Ordinal)).ToList();
             if (step == resume.Step && known.Count > 0)
                 return known.GroupBy(r => r.Name).ToDictionary(g => g.Key, g => g.Last().Value);
-            var measurements = evals.Measure();
-            journal.Append(step, measurements.Select(m => (MetricNames.Eval(m.Role, m.DatasetId, m.Metric), m.Value)));
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var (measurements, samples) = evals.Measure();
+            evaluationSeconds += clock.Elapsed.TotalSeconds;
+            journal.Append(step, measurements.Select(m => (MetricNames.Eval(m.Role, m.DatasetId, m.Metric), m.Value))
+                .Append((MetricNames.EvaluationSeconds, evaluationSeconds)));
             observer.OnEvaluation(step, measurements);
+            if (samples.Count > 0)
+                observer.OnSamples(step, samples);
             budget.OnEvaluated(step);
             return measurements.ToDictionary(m => MetricNames.Eval(m.Role, m.DatasetId, m.Metric), m => m.Value);
         }
