@@ -20,7 +20,7 @@ public sealed class Gpt2LMHeadModel : CausalLM
     {
         using var all = transformer.Forward(ids, cache, attentionMask, positionIds, CheckpointsLayers(cache));
         using var h = lastTokenOnly ? all.narrow(1, all.shape[1] - 1, 1) : all.alias();
-        return nn.functional.linear(h, transformer.Wte.weight!);
+        return nn.functional.linear(h, transformer.Wte.Weight);
     }
 
     // Hub files come with or without the "transformer." prefix; some carry causal-mask buffers.
@@ -33,18 +33,18 @@ public sealed class Gpt2LMHeadModel : CausalLM
 
 sealed class Gpt2Model : nn.Module
 {
-    readonly Embedding wte, wpe;
+    readonly TokenEmbedding wte, wpe;
     readonly ModuleList<Gpt2Block> h;
     readonly LayerNorm ln_f;
     readonly int maxPositions;
 
-    public Embedding Wte => wte;
+    public TokenEmbedding Wte => wte;
 
     public Gpt2Model(ModelConfig c, Device? device, ScalarType dtype) : base("GPT2Model")
     {
         maxPositions = c.MaxPositions;
-        wte = Embeddings.Uninitialised(c.VocabSize, c.HiddenSize, device, dtype);
-        wpe = Embeddings.Uninitialised(c.MaxPositions, c.HiddenSize, device, dtype);
+        wte = new TokenEmbedding(c.VocabSize, c.HiddenSize, device, dtype);
+        wpe = new TokenEmbedding(c.MaxPositions, c.HiddenSize, device, dtype);
         h = nn.ModuleList(Enumerable.Range(0, c.NumLayers).Select(i => new Gpt2Block(c, i, device, dtype)).ToArray());
         ln_f = nn.LayerNorm(c.HiddenSize, c.NormEps, device: device, dtype: dtype);
         RegisterComponents();

@@ -23,7 +23,7 @@ public sealed class LlamaForCausalLM : CausalLM
     {
         using var all = model.Forward(ids, cache, attentionMask, positionIds, CheckpointsLayers(cache));
         using var h = lastTokenOnly ? all.narrow(1, all.shape[1] - 1, 1) : all.alias();
-        var logits = lm_head is null ? nn.functional.linear(h, model.EmbedTokens.weight!) : lm_head.call(h);
+        var logits = lm_head is null ? nn.functional.linear(h, model.EmbedTokens.Weight) : lm_head.call(h);
         if (Config.FinalSoftcap is not { } cap)
             return logits;
         using (logits)
@@ -38,17 +38,17 @@ public sealed class LlamaForCausalLM : CausalLM
 
 sealed class LlamaModel : nn.Module
 {
-    readonly Embedding embed_tokens;
+    readonly TokenEmbedding embed_tokens;
     readonly ModuleList<LlamaDecoderLayer> layers;
     readonly RmsNorm norm;
     readonly ModelConfig config;
 
-    public Embedding EmbedTokens => embed_tokens;
+    public TokenEmbedding EmbedTokens => embed_tokens;
 
     public LlamaModel(ModelConfig config, Device? device, ScalarType dtype) : base("LlamaModel")
     {
         this.config = config;
-        embed_tokens = Embeddings.Uninitialised(config.VocabSize, config.HiddenSize, device, dtype);
+        embed_tokens = new TokenEmbedding(config.VocabSize, config.HiddenSize, device, dtype);
         layers = nn.ModuleList(Enumerable.Range(0, config.NumLayers).Select(i => new LlamaDecoderLayer(config, i, device, dtype)).ToArray());
         norm = RmsNorm.For(config, config.HiddenSize, device, dtype);
         RegisterComponents();

@@ -30,7 +30,9 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
         OutFeatures = outFeatures;
         FanInFanOut = fanInFanOut;
         long[] shape = fanInFanOut ? [inFeatures, outFeatures] : [outFeatures, inFeatures];
-        weight = new Parameter(zeros(shape, dtype, device));
+        // Left uninitialised, as the embeddings are: a model's weights are loaded or initialised explicitly next, and
+        // zero-filling them first would cost a pass over every byte of a multi-GB model.
+        weight = new Parameter(empty(shape, dtype, device));
         if (hasBias)
             bias = new Parameter(zeros([outFeatures], dtype, device));
         RegisterComponents();
