@@ -48,7 +48,6 @@ public static class SampleDatasets
     /// <summary>Writes the five sample files into <paramref name="directory"/> and returns their paths by name.</summary>
     public static IReadOnlyDictionary<string, string> WriteAll(string directory, int trainRows = 400, int evalRows = 40)
     {
-        Directory.CreateDirectory(directory);
         var files = new Dictionary<string, IEnumerable<string>>
         {
             ["source-text"] = SourceText(trainRows),
@@ -57,14 +56,7 @@ public static class SampleDatasets
             ["arith-valid"] = ArithmeticPromptCompletion(evalRows, seed: 5),
             ["arith-em"] = ArithmeticExactMatch(evalRows),
         };
-        var paths = new Dictionary<string, string>();
-        foreach (var (name, lines) in files)
-        {
-            var path = Path.Combine(directory, name + ".jsonl");
-            File.WriteAllLines(path, lines);
-            paths[name] = path;
-        }
-        return paths;
+        return JsonlFiles.WriteAll(directory, files);
     }
 
     private static IEnumerable<(int A, int B)> Sums(int rows, int seed)

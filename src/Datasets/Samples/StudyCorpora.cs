@@ -106,7 +106,6 @@ public static class StudyCorpora
     /// <summary>Writes the six files (source-train, source-heldout, source-mc, target-train, target-heldout, target-em); paths by name.</summary>
     public static IReadOnlyDictionary<string, string> WriteAll(string directory, int people, int sourceRows, int targetRows, int evalRows, int seed)
     {
-        Directory.CreateDirectory(directory);
         var world = World(people, seed);
         var files = new Dictionary<string, IEnumerable<string>>
         {
@@ -117,14 +116,7 @@ public static class StudyCorpora
             ["target-heldout"] = TargetHeldOut(evalRows, seed + 4),
             ["target-em"] = TargetExactMatch(evalRows, seed + 5),
         };
-        var paths = new Dictionary<string, string>();
-        foreach (var (name, lines) in files)
-        {
-            var path = Path.Combine(directory, name + ".jsonl");
-            File.WriteAllLines(path, lines);
-            paths[name] = path;
-        }
-        return paths;
+        return JsonlFiles.WriteAll(directory, files);
     }
 
     private static string Number(int n) => n.ToString(CultureInfo.InvariantCulture);
