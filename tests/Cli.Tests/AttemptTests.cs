@@ -143,13 +143,14 @@ public sealed class AttemptTests : IDisposable
         var milestones = messages.Where(m => m is not (AttemptEvent or AttemptAlive)).Select(m => m switch
         {
             AttemptEvaluation e => $"eval {e.Step}",
+            AttemptSamples x => $"samples {x.Step}",
             AttemptStep s => $"step {s.Step}/{s.TotalSteps}",
             AttemptCheckpoint c => $"checkpoint {c.Step}",
             AttemptResult r => $"result {r.Outcome} {r.StepsCompleted}/{r.TotalSteps}",
             _ => m.GetType().Name,
         });
-        Assert.Equal(["AttemptStarted", "eval 0", "step 1/4", "step 2/4", "eval 2", "checkpoint 2", "step 3/4", "step 4/4", "eval 4", "checkpoint 4",
-            "result completed 4/4"], milestones);
+        Assert.Equal(["AttemptStarted", "eval 0", "samples 0", "step 1/4", "step 2/4", "eval 2", "samples 2", "checkpoint 2", "step 3/4", "step 4/4",
+            "eval 4", "samples 4", "checkpoint 4", "result completed 4/4"], milestones);
         var result = Assert.IsType<AttemptResult>(messages[^1]);
         Assert.Contains(result.Files, f => f is { Kind: "adapter", RelativePath: "adapter/adapter_model.safetensors" });
         Assert.Contains(result.Files, f => f.Kind == "summary");

@@ -107,8 +107,8 @@ public sealed class LifecycleScenarioTests(Service service) : IClassFixture<Serv
         _orphans.AddRange(doomed.Crash());
         await StartWorkerAsync("inv-short", FaultHarness.ShortInvisibilitySettings);
 
-        var rescued = await WaitAsync(orphan, j => Status(j) == "succeeded", 180, "the killed worker's job to finish elsewhere");
-        var kept = await WaitAsync(healthy, j => Status(j) == "succeeded", 180, "the healthy worker's job to finish");
+        var rescued = await WaitAsync(orphan, j => Status(j) == "succeeded", 300, "the killed worker's job to finish elsewhere");
+        var kept = await WaitAsync(healthy, j => Status(j) == "succeeded", 300, "the healthy worker's job to finish");
         Assert.True(rescued.GetProperty("attempt").GetInt32() >= 2, rescued.ToString());
         var keptEvents = await EventsAsync(healthy);
         Assert.True(kept.GetProperty("attempt").GetInt32() == 1 && Holder(kept).StartsWith("inv-healthy", StringComparison.Ordinal),

@@ -101,8 +101,8 @@ sealed class Gpt2Attention : nn.Module
     public Gpt2Attention(ModelConfig c, int layer, Device? device, ScalarType dtype) : base("GPT2Attention")
     {
         (heads, headDim, hidden, this.layer) = (c.NumHeads, c.HeadDim, c.HiddenSize, layer);
-        c_attn = new Projection(hidden, 3 * hidden, hasBias: true, fanInFanOut: true, device: device, dtype: dtype);
-        c_proj = new Projection(hidden, hidden, hasBias: true, fanInFanOut: true, device: device, dtype: dtype);
+        c_attn = new Projection(hidden, 3 * hidden, hasBias: true, fanInFanOut: true, device: device, dtype: dtype, uninitialised: true);
+        c_proj = new Projection(hidden, hidden, hasBias: true, fanInFanOut: true, device: device, dtype: dtype, uninitialised: true);
         RegisterComponents();
     }
 
@@ -126,8 +126,8 @@ sealed class Gpt2Mlp : nn.Module<Tensor, Tensor>
 
     public Gpt2Mlp(ModelConfig c, Device? device, ScalarType dtype) : base("GPT2MLP")
     {
-        c_fc = new Projection(c.HiddenSize, c.IntermediateSize, hasBias: true, fanInFanOut: true, device: device, dtype: dtype);
-        c_proj = new Projection(c.IntermediateSize, c.HiddenSize, hasBias: true, fanInFanOut: true, device: device, dtype: dtype);
+        c_fc = new Projection(c.HiddenSize, c.IntermediateSize, hasBias: true, fanInFanOut: true, device: device, dtype: dtype, uninitialised: true);
+        c_proj = new Projection(c.IntermediateSize, c.HiddenSize, hasBias: true, fanInFanOut: true, device: device, dtype: dtype, uninitialised: true);
         RegisterComponents();
     }
 

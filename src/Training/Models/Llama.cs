@@ -15,7 +15,7 @@ public sealed class LlamaForCausalLM : CausalLM
     {
         model = new LlamaModel(config, device, dtype);
         if (!config.TieWordEmbeddings)
-            lm_head = new Projection(config.HiddenSize, config.VocabSize, hasBias: false, device: device, dtype: dtype);
+            lm_head = new Projection(config.HiddenSize, config.VocabSize, hasBias: false, device: device, dtype: dtype, uninitialised: true);
         RegisterComponents();
     }
 
@@ -144,15 +144,15 @@ sealed class LlamaAttention : nn.Module
         (heads, kvHeads, headDim, this.layer, window) = (c.NumHeads, c.NumKeyValueHeads, c.HeadDim, layer, c.WindowOf(layer));
         (scale, softcap) = (c.QueryPreAttnScalar is { } s ? 1 / Math.Sqrt(s) : null, c.AttentionSoftcap);
         if (c.FusedProjections)
-            qkv_proj = new Projection(c.HiddenSize, (heads + 2 * kvHeads) * headDim, c.AttentionBias, device: device, dtype: dtype);
+            qkv_proj = new Projection(c.HiddenSize, (heads + 2 * kvHeads) * headDim, c.AttentionBias, device: device, dtype: dtype, uninitialised: true);
         else
         {
-            q_proj = new Projection(c.HiddenSize, heads * headDim, c.AttentionBias, device: device, dtype: dtype);
-            k_proj = new Projection(c.HiddenSize, kvHeads * headDim, c.AttentionBias, device: device, dtype: dtype);
-            v_proj = new Projection(c.HiddenSize, kvHeads * headDim, c.AttentionBias, device: device, dtype: dtype);
+            q_proj = new Projection(c.HiddenSize, heads * headDim, c.AttentionBias, device: device, dtype: dtype, uninitialised: true);
+            k_proj = new Projection(c.HiddenSize, kvHeads * headDim, c.AttentionBias, device: device, dtype: dtype, uninitialised: true);
+            v_proj = new Projection(c.HiddenSize, kvHeads * headDim, c.AttentionBias, device: device, dtype: dtype, uninitialised: true);
         }
         // Llama's attention_bias also covers o_proj; Qwen2 (no attention_bias key) has biases on q/k/v only.
-        o_proj = new Projection(heads * headDim, c.HiddenSize, c.AttentionBias && c.ModelType != "qwen2", device: device, dtype: dtype);
+        o_proj = new Projection(heads * headDim, c.HiddenSize, c.AttentionBias && c.ModelType != "qwen2", device: device, dtype: dtype, uninitialised: true);
         if (c.QkNorm)
         {
             q_norm = RmsNorm.For(c, headDim, device, dtype);
@@ -206,13 +206,13 @@ sealed class LlamaMlp : nn.Module<Tensor, Tensor>
         intermediate = c.IntermediateSize;
         geluTanh = c.Activation == "gelu_pytorch_tanh";
         if (c.FusedProjections)
-            gate_up_proj = new Projection(c.HiddenSize, 2 * c.IntermediateSize, c.MlpBias, device: device, dtype: dtype);
+            gate_up_proj = new Projection(c.HiddenSize, 2 * c.IntermediateSize, c.MlpBias, device: device, dtype: dtype, uninitialised: true);
         else
         {
-            gate_proj = new Projection(c.HiddenSize, c.IntermediateSize, c.MlpBias, device: device, dtype: dtype);
-            up_proj = new Projection(c.HiddenSize, c.IntermediateSize, c.MlpBias, device: device, dtype: dtype);
+            gate_proj = new Projection(c.HiddenSize, c.IntermediateSize, c.MlpBias, device: device, dtype: dtype, uninitialised: true);
+            up_proj = new Projection(c.HiddenSize, c.IntermediateSize, c.MlpBias, device: device, dtype: dtype, uninitialised: true);
         }
-        down_proj = new Projection(c.IntermediateSize, c.HiddenSize, c.MlpBias, device: device, dtype: dtype);
+        down_proj = new Projection(c.IntermediateSize, c.HiddenSize, c.MlpBias, device: device, dtype: dtype, uninitialised: true);
         RegisterComponents();
     }
 

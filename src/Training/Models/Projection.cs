@@ -23,16 +23,16 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     public Parameter Weight => weight;
     public Parameter? Bias => bias;
 
+    /// <param name="uninitialised">Leave the weight's memory as allocated (a model's weights are loaded or initialised next,
+    /// and zero-filling a multi-GB model first costs a pass over every byte); otherwise it starts at zero.</param>
     public Projection(int inFeatures, int outFeatures, bool hasBias, bool fanInFanOut = false,
-        Device? device = null, ScalarType dtype = ScalarType.Float32) : base("Projection")
+        Device? device = null, ScalarType dtype = ScalarType.Float32, bool uninitialised = false) : base("Projection")
     {
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
         FanInFanOut = fanInFanOut;
         long[] shape = fanInFanOut ? [inFeatures, outFeatures] : [outFeatures, inFeatures];
-        // Left uninitialised, as the embeddings are: a model's weights are loaded or initialised explicitly next, and
-        // zero-filling them first would cost a pass over every byte of a multi-GB model.
-        weight = new Parameter(empty(shape, dtype, device));
+        weight = new Parameter(uninitialised ? empty(shape, dtype, device) : zeros(shape, dtype, device));
         if (hasBias)
             bias = new Parameter(zeros([outFeatures], dtype, device));
         RegisterComponents();
