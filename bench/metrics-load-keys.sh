@@ -41,14 +41,7 @@ start_api "$on_port" api-defaults.log
 start_api "$off_port" api-unlimited.log RateLimits__PermitLimit=0
 
 job=$(cat /proc/sys/kernel/random/uuid)
-as_pg "$(pg_tool psql)" -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d lora -q -v ON_ERROR_STOP=1 <<SQL
-INSERT INTO jobs (id, tenant_id, tags, spec, status, attempt, progress, created_at)
-SELECT '$job', tenant_id, '{}', '{"baseModel":"m","trainingDataset":"$job"}', 'Running', 1, '{}', now()
-FROM api_keys WHERE is_admin LIMIT 1;
-INSERT INTO metric_points (job_id, name, step, value, recorded_at)
-SELECT '$job', n, s, random(), now()
-FROM generate_series(1, 2000) s, unnest(ARRAY['train/loss','train/lr','train/grad_norm','train/tokens_per_s','train/tokens_seen']) n;
-SQL
+as_pg "$(pg_tool psql)" -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d lora -q -v ON_ERROR_STOP=1 -v job="$job" < bench/seed-metrics-job.sql
 
 # Keys of the job's tenant, issued through the API as an operator would.
 api="http://127.0.0.1:$on_port"

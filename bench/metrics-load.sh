@@ -27,14 +27,7 @@ api_pid=$!
 for _ in $(seq 1 60); do curl -fs "http://127.0.0.1:$api_port/health/ready" >/dev/null 2>&1 && break; sleep 1; done
 
 job=$(cat /proc/sys/kernel/random/uuid)
-as_pg "$(pg_tool psql)" -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d lora -q -v ON_ERROR_STOP=1 <<SQL
-INSERT INTO jobs (id, tenant_id, tags, spec, status, attempt, progress, created_at)
-SELECT '$job', tenant_id, '{}', '{"baseModel":"m","trainingDataset":"$job"}', 'Running', 1, '{}', now()
-FROM api_keys WHERE is_admin LIMIT 1;
-INSERT INTO metric_points (job_id, name, step, value, recorded_at)
-SELECT '$job', n, s, random(), now()
-FROM generate_series(1, 2000) s, unnest(ARRAY['train/loss','train/lr','train/grad_norm','train/tokens_per_s','train/tokens_seen']) n;
-SQL
+as_pg "$(pg_tool psql)" -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d lora -q -v ON_ERROR_STOP=1 -v job="$job" < bench/seed-metrics-job.sql
 echo "{\"cache_ms\": ${METRICS_CACHE_MS:-500}, \"points\": $(as_pg "$(pg_tool psql)" -h 127.0.0.1 -p "$pg_port" -U "$pg_user" -d lora -tAc "SELECT count(*) FROM metric_points"), \"connections\": $connections, \"seconds\": $seconds, \"threads\": 2}"
 # Warm up (JIT, connection pool, caches), then measure.
 JOB_ID=$job API_KEY=$key AFTER=1990 wrk -t2 -c"$connections" -d5s -s bench/metrics-poll.lua "http://127.0.0.1:$api_port" >/dev/null

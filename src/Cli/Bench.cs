@@ -181,8 +181,7 @@ static class Bench
         var tps = tokensPerStep * steps / times.Sum();
         var factor = mode == "full" ? 6 : 4;
         var flopsParams = total - nEmbed - nLora;
-        var sorted = times.Order().ToList();
-        var median = sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+        var median = Median(times);
         var result = new JsonObject
         {
             ["impl"] = "torchsharp",
@@ -255,6 +254,12 @@ static class Bench
     }
 
     /// <summary>A <c>kB</c> field of <c>/proc/self/status</c> in MB (VmHWM = peak resident set).</summary>
+    internal static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
     internal static double ProcStatusMb(string field)
     {
         foreach (var line in File.ReadLines("/proc/self/status"))

@@ -48,8 +48,8 @@ static class BenchLoad
             Console.Error.WriteLine($"round {round + 1}: read {results[^1].Read:F2}s, load {results[^1].Load:F2}s " +
                 $"(building the model {load["create_s"]!.GetValue<double>():F2}s), load peak RSS {results[^1].LoadRssMb:F0} MB");
         }
-        var readMedian = Median(results.Select(r => r.Read));
-        var loadMedian = Median(results.Select(r => r.Load));
+        var readMedian = Bench.Median(results.Select(r => r.Read));
+        var loadMedian = Bench.Median(results.Select(r => r.Load));
         var summary = new JsonObject
         {
             ["config"] = configName,
@@ -118,10 +118,4 @@ static class BenchLoad
 
     static JsonObject Child(string directory, string what, int threads) =>
         JsonNode.Parse(Bench.RunChildProcess(["--dir", directory, "--what", what, "--threads", $"{threads}"], threads, ChildVerb))!.AsObject();
-
-    static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
-    }
 }

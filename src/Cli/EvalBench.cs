@@ -78,15 +78,15 @@ static class EvalBench
             ["batched_s"] = new JsonArray([.. batchedSeconds.Select(s => (JsonNode)Math.Round(s, 3))]),
             ["one_at_a_time_s"] = new JsonArray([.. aloneSeconds.Select(s => (JsonNode)Math.Round(s, 3))]),
             ["ratio_per_round"] = new JsonArray([.. ratios.Select(r => (JsonNode)Math.Round(r, 2))]),
-            ["ratio_median"] = Math.Round(Median(ratios), 2),
+            ["ratio_median"] = Math.Round(Bench.Median(ratios), 2),
             // CPU time of this process: the work each variant did, much less sensitive than wall time to other
             // processes taking the cores (with --threads 1 it is close to the single thread's busy time).
             ["batched_cpu_s"] = new JsonArray([.. batchedCpu.Select(s => (JsonNode)Math.Round(s, 3))]),
             ["one_at_a_time_cpu_s"] = new JsonArray([.. aloneCpu.Select(s => (JsonNode)Math.Round(s, 3))]),
             ["cpu_ratio_per_round"] = new JsonArray([.. cpuRatios.Select(r => (JsonNode)Math.Round(r, 2))]),
-            ["cpu_ratio_median"] = Math.Round(Median(cpuRatios), 2),
-            ["batched_new_tokens_per_s"] = Math.Round(prompts * newTokens / Median(batchedSeconds), 1),
-            ["one_at_a_time_new_tokens_per_s"] = Math.Round(prompts * newTokens / Median(aloneSeconds), 1),
+            ["cpu_ratio_median"] = Math.Round(Bench.Median(cpuRatios), 2),
+            ["batched_new_tokens_per_s"] = Math.Round(prompts * newTokens / Bench.Median(batchedSeconds), 1),
+            ["one_at_a_time_new_tokens_per_s"] = Math.Round(prompts * newTokens / Bench.Median(aloneSeconds), 1),
             ["identical_outputs"] = identical,
         }.ToJsonString());
         return identical ? 0 : 1;
@@ -100,11 +100,5 @@ static class EvalBench
         wall.Add(clock.Elapsed.TotalSeconds);
         cpu.Add((Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds);
         return result;
-    }
-
-    static double Median(IReadOnlyList<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }

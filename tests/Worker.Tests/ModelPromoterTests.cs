@@ -3,6 +3,7 @@ using LoraService.Contracts.Jobs;
 using LoraService.Domain.Artifacts;
 using LoraService.Domain.Jobs;
 using LoraService.Domain.Models;
+using LoraService.Domain.Persistence;
 using LoraService.Domain.Tenants;
 using LoraService.ServiceDefaults;
 using LoraService.TestSupport;
@@ -32,10 +33,9 @@ public sealed class ModelPromoterTests : IAsyncLifetime
         Directory.Delete(_data, recursive: true);
     }
 
-    [Fact]
-    public async Task An_adapter_is_merged_into_its_base_as_w0_plus_s_b_a_and_registered_with_its_lineage()
+    /// <summary>A random base model "parent" and a succeeded LoRA job on it; the adapter folder is where its output would be.</summary>
+    private async Task<(Tenant Tenant, FineTuneJob Job, FileSystemArtifactStore Store, string Adapter)> SucceededLoraJobOnParentAsync(LoraDbContext db)
     {
-        await using var db = _database.CreateContext();
         new ModelCatalog(db, Options, NullLogger<ModelCatalog>.Instance).CreateRandom(new NewModelSpec("parent", HiddenSize: 32, Layers: 2, Heads: 4, MaxPositions: 64));
         var tenant = db.Tenants.Add(new Tenant { Name = "owner" }).Entity;
         var job = new FineTuneJob { TenantId = tenant.Id, Spec = new JobSpec { BaseModel = "parent", Method = FineTuneMethod.Lora, TrainingDataset = "x" } };
@@ -44,7 +44,14 @@ public sealed class ModelPromoterTests : IAsyncLifetime
         db.Jobs.Add(job);
         await db.SaveChangesAsync();
         var store = new FileSystemArtifactStore(Options.ArtifactsPath);
-        var adapter = store.PathFor($"{JobStorageKeys.Output(job.Id)}/adapter");
+        return (tenant, job, store, store.PathFor($"{JobStorageKeys.Output(job.Id)}/adapter"));
+    }
+
+    [Fact]
+    public async Task An_adapter_is_merged_into_its_base_as_w0_plus_s_b_a_and_registered_with_its_lineage()
+    {
+        await using var db = _database.CreateContext();
+        var (tenant, job, store, adapter) = await SucceededLoraJobOnParentAsync(db);
         const int rank = 4;
         const double alpha = 12;
         using (var model = CheckpointLoader.Load(Path.Combine(Models, "parent"), CPU))
@@ -101,15 +108,7 @@ public sealed class ModelPromoterTests : IAsyncLifetime
     public async Task A_promotion_that_cannot_merge_leaves_no_model_and_says_why_on_the_job()
     {
         await using var db = _database.CreateContext();
-        new ModelCatalog(db, Options, NullLogger<ModelCatalog>.Instance).CreateRandom(new NewModelSpec("parent", HiddenSize: 32, Layers: 2, Heads: 4, MaxPositions: 64));
-        var tenant = db.Tenants.Add(new Tenant { Name = "owner" }).Entity;
-        var job = new FineTuneJob { TenantId = tenant.Id, Spec = new JobSpec { BaseModel = "parent", Method = FineTuneMethod.Lora, TrainingDataset = "x" } };
-        job.Claim("w", TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow);
-        job.MoveTo(JobStatus.Succeeded, DateTimeOffset.UtcNow);
-        db.Jobs.Add(job);
-        await db.SaveChangesAsync();
-        var store = new FileSystemArtifactStore(Options.ArtifactsPath);
-        var adapter = store.PathFor($"{JobStorageKeys.Output(job.Id)}/adapter");
+        var (tenant, job, store, adapter) = await SucceededLoraJobOnParentAsync(db);
         Directory.CreateDirectory(adapter);
         File.WriteAllText(Path.Combine(adapter, "adapter_config.json"), """{"r": 4, "lora_alpha": 8, "target_modules": ["q_proj"]}""");
         File.WriteAllText(Path.Combine(adapter, "adapter_model.safetensors"), "not safetensors");
