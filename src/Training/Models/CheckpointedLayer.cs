@@ -61,7 +61,11 @@ sealed class CheckpointedLayer : autograd.SingleTensorFunction<CheckpointedLayer
         ctx.save_data("saved", new Saved(step, hidden.alias().DetachFromDisposeScope(),
             constants.Select(c => c?.alias().DetachFromDisposeScope()).ToArray(), parameters, rng));
         ctx.save_data("inputNeedsGrad", hidden.requires_grad);
-        var output = step(hidden, constants);
+        // The layer's intermediates go as soon as it returns (GPT-2's blocks leave theirs to the caller's scope), so
+        // the forward keeps only the output: the point of checkpointing.
+        Tensor output;
+        using (NewDisposeScope())
+            output = step(hidden, constants).MoveToOuterDisposeScope();
         lastOutput = output;
         return output;
     }
