@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using LoraService.Training.Loop;
 using LoraService.Training.Lora;
 using LoraService.Training.Models;
 using TorchSharp;
@@ -32,7 +33,7 @@ static class Bench
         ["qwen0.5b"] = new(151936, 896, 24, 14, 4864, 512, 1, 1, 3) { KvHeads = 2, Tied = true, AttentionBias = true },
     };
 
-    const double LrFull = 1e-4, LrLora = 2e-4, LoraAlpha = 32, LoraDropout = 0.05, RmsEps = 1e-6, RopeTheta = 10000;
+    const double LrFull = 1e-4, LrLora = 2e-4, LoraAlpha = 32, DefaultLoraDropout = 0.05, RmsEps = 1e-6, RopeTheta = 10000;
     const int LoraRank = 16;
 
     public static int Run(Args a)
@@ -47,6 +48,8 @@ static class Bench
         var outPath = a.Str("out");
         var inProcess = a.Flag("in-process");
         var checkpointing = a.Flag("gradient-checkpointing");
+        var denseLoss = a.Flag("dense-loss");
+        var loraDropout = a.Str("lora-dropout");
         a.EnsureAllUsed();
         foreach (var c in configs.Where(c => !Configs.ContainsKey(c)))
             throw new UsageException($"unknown config '{c}' ({string.Join(", ", Configs.Keys)})");
@@ -62,7 +65,9 @@ static class Bench
                 if (s < 1 || w < 0)
                     throw new UsageException("--steps must be at least 1 and --warmup at least 0");
                 string[] childArgs = ["--config", config, "--mode", mode, "--warmup", $"{w}", "--steps", $"{s}", "--threads", $"{threads}", "--seed", $"{seed}",
-                    .. checkpointing ? ["--gradient-checkpointing"] : Array.Empty<string>()];
+                    .. checkpointing ? ["--gradient-checkpointing"] : Array.Empty<string>(),
+                    .. denseLoss ? ["--dense-loss"] : Array.Empty<string>(),
+                    .. loraDropout is not null ? ["--lora-dropout", loraDropout] : Array.Empty<string>()];
                 var line = inProcess ? RunOne(new Args(childArgs)) : RunChildProcess(childArgs, threads);
                 Console.WriteLine(line);
                 lines.Add(line);
@@ -115,6 +120,8 @@ static class Bench
         var threads = a.Int("threads") ?? 2;
         var seed = a.Int("seed") ?? 0;
         var checkpointing = a.Flag("gradient-checkpointing");
+        var denseLoss = a.Flag("dense-loss");
+        var loraDropout = a.Str("lora-dropout") is { } d ? double.Parse(d, CultureInfo.InvariantCulture) : DefaultLoraDropout;
         a.EnsureAllUsed();
         var s = Configs[configName];
 
@@ -128,7 +135,7 @@ static class Bench
         double lr;
         if (mode == "lora")
         {
-            LoraModel.Apply(model, new LoraConfig(LoraRank, LoraAlpha, LoraModel.LlamaTargets, LoraDropout));
+            LoraModel.Apply(model, new LoraConfig(LoraRank, LoraAlpha, LoraModel.LlamaTargets, loraDropout));
             lr = LrLora;
         }
         else
@@ -159,15 +166,24 @@ static class Bench
             {
                 optimizer.zero_grad();
                 var ids = batches[i];
-                var loss = LmLoss(model, ids, s.Vocab);
                 var trace = Environment.GetEnvironmentVariable("BENCH_TRACE") == "1";
-                if (trace) Console.Error.WriteLine($"  after fwd+loss rss {ProcStatusMb("VmRSS"):F0} hwm {ProcStatusMb("VmHWM"):F0}");
-                loss.backward();
+                if (denseLoss)
+                {
+                    var loss = LmLoss(model, ids, s.Vocab);
+                    if (trace) Console.Error.WriteLine($"  after fwd+loss rss {ProcStatusMb("VmRSS"):F0} hwm {ProcStatusMb("VmHWM"):F0}");
+                    loss.backward();
+                    lossValue = loss.item<float>();
+                }
+                else
+                {
+                    // The trainer's loss: the same mean cross-entropy, its logits formed and released block by block.
+                    lossValue = ChunkedLmLoss.Backward(model, ids, ids, (double)s.Batch * (s.Seq - 1));
+                }
                 if (trace) Console.Error.WriteLine($"  after bwd rss {ProcStatusMb("VmRSS"):F0} hwm {ProcStatusMb("VmHWM"):F0}");
                 optimizer.step();
                 if (trace) Console.Error.WriteLine($"  after step rss {ProcStatusMb("VmRSS"):F0} hwm {ProcStatusMb("VmHWM"):F0}");
-                lossValue = loss.item<float>();
             }
+            FreedMemory.Release(); // as the trainer does after every step
             var dt = sw.Elapsed.TotalSeconds;
             losses.Add(lossValue);
             if (i >= warmup)
@@ -191,7 +207,7 @@ static class Bench
             ["mode"] = mode,
             ["r"] = mode == "lora" ? LoraRank : null,
             ["lora_alpha"] = mode == "lora" ? LoraAlpha : null,
-            ["lora_dropout"] = mode == "lora" ? LoraDropout : null,
+            ["lora_dropout"] = mode == "lora" ? loraDropout : null,
             ["tokens_per_s"] = Math.Round(tps, 2),
             ["s_per_step_median"] = Math.Round(median, 5),
             ["s_per_step_mean"] = Math.Round(times.Average(), 5),
@@ -204,6 +220,7 @@ static class Bench
             ["threads"] = get_num_threads(),
             ["dtype"] = "float32",
             ["gradient_checkpointing"] = checkpointing,
+            ["loss"] = denseLoss ? "dense" : "chunked",
             ["lr"] = lr,
             ["warmup_steps"] = warmup,
             ["timed_steps"] = steps,
@@ -239,7 +256,8 @@ static class Bench
     };
 
     /// <summary>
-    /// Causal-LM cross-entropy (token t predicts t+1), as torch_ref.py's <c>lm_loss</c>. The logits and their
+    /// Causal-LM cross-entropy (token t predicts t+1) over the whole <c>[B, T, V]</c> logits at once, as torch_ref.py's
+    /// <c>lm_loss</c> (<c>--dense-loss</c>; the trainer forms them in blocks, <see cref="ChunkedLmLoss"/>). The logits and their
     /// shifted copy are released before backward: autograd keeps what it needs (log-softmax), and the dispose
     /// scope would otherwise hold [B, T, V] twice until the step ends.
     /// </summary>

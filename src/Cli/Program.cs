@@ -20,8 +20,10 @@ const string Usage = """
       bench [--configs small,medium,qwen0.5b] [--modes full,lora] [--steps N --warmup N]
             [--small-steps N --small-warmup N --medium-steps N --medium-warmup N]
             [--threads N] [--seed N] [--out results.jsonl] [--in-process] [--gradient-checkpointing]
+            [--dense-loss] [--lora-dropout P]
           Training-step throughput of the engine on the shapes of ../shared/bench/torch_ref.py (and Qwen2.5-0.5B's).
-          Each (config, mode) runs in a child process; one JSON line per run on stdout.
+          Each (config, mode) runs in a child process; one JSON line per run on stdout. The loss is the trainer's
+          (logits a block at a time); --dense-loss forms the whole [batch, seq, vocab] logits at once instead.
 
       bench-load [--config qwen0.5b] [--dir DIR] [--rounds N] [--shard-mb N] [--threads N] [--cold]
           Loading a bf16 sharded checkpoint of a bench shape against reading its bytes, alternated in child processes;

@@ -128,7 +128,7 @@ public sealed class LoraTests
         bool inputGrad)
     {
         // PEFT: y = W·x + s·B(A·dropout(x)). The projection keeps a bool mask and folds 1/(1-p) into s; with the
-        // same seed it must draw the same mask as nn.functional.dropout and give the same values and gradients.
+        // same seed it must draw the mask Dropout draws and give the same values and gradients.
         using var scope = NewDisposeScope();
         manual_seed(4);
         var p = new Projection(32, 24, hasBias: bias, fanInFanOut: conv1d);
@@ -159,7 +159,7 @@ public sealed class LoraTests
         if (bias)
             baseOut = baseOut.add(p.Bias!);
         var reference = baseOut
-            .add(nn.functional.dropout(x, settings.Dropout, true).matmul(p.LoraA!.t()).matmul(p.LoraB!.t()).mul(settings.Scale));
+            .add(Dropout(x, settings.Dropout).matmul(p.LoraA!.t()).matmul(p.LoraB!.t()).mul(settings.Scale));
         reference.square().sum().backward();
 
         Assert.Equal(reference.shape, y.shape);
@@ -178,6 +178,29 @@ public sealed class LoraTests
                 withoutDropout = withoutDropout.add(p.Bias!);
             Assert.False(y.allclose(withoutDropout, rtol: 1e-3, atol: 1e-3)); // dropout did act
         }
+    }
+
+    /// <summary>nn.Dropout's definition, x·m/(1-p) with m ~ Bernoulli(1-p), m drawn as uniform &lt; 1-p as the engine draws it.</summary>
+    static Tensor Dropout(Tensor x, double p) => x.mul(rand_like(x).lt(1 - p)).div(1 - p);
+
+    [Fact]
+    public void Dropout_keeps_each_element_with_probability_one_minus_p()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(6);
+        var p = new Projection(64, 64, hasBias: false);
+        p.AttachLora(new LoraHyperparameters(64, 64, Dropout: 0.3));
+        using (no_grad())
+        {
+            p.LoraA!.copy_(eye(64));
+            p.LoraB!.copy_(eye(64));
+            p.Weight.zero_();
+        }
+        p.train();
+        var y = p.call(ones(4000, 64)); // y = dropout(1) = m/(1-p) element by element
+        var kept = y.ne(0).to_type(ScalarType.Float64).mean().item<double>();
+        Assert.InRange(kept, 0.7 - 0.005, 0.7 + 0.005); // 256,000 draws: σ ≈ 0.0009
+        Assert.Equal(1 / 0.7, y.max().item<float>(), 1e-5);
     }
 
     [Fact]
@@ -213,7 +236,7 @@ public sealed class LoraTests
 
         manual_seed(12);
         var reference = ps.Select((p, i) => x.matmul(p.Weight.t())
-                .add(nn.functional.dropout(x, settings.Dropout, true).matmul(p.LoraA!.t()).matmul(p.LoraB!.t()).mul(settings.Scale))
+                .add(Dropout(x, settings.Dropout).matmul(p.LoraA!.t()).matmul(p.LoraB!.t()).mul(settings.Scale))
                 .mul(i + 1).square().sum())
             .Aggregate((l, r) => l.add(r));
         reference.backward();

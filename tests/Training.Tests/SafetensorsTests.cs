@@ -51,6 +51,32 @@ public sealed class SafetensorsTests
         Assert.True(loaded.eq(bf16.to_type(ScalarType.Float32)).all().item<bool>());
     }
 
+    [Fact]
+    public void ReadInto_converts_through_a_staging_buffer_smaller_than_the_tensor()
+    {
+        using var dir = new TempDir();
+        using var scope = NewDisposeScope();
+        var tensors = new Dictionary<string, Tensor>
+        {
+            ["bf16"] = randn(37, 29).to_type(ScalarType.BFloat16),  // 1073 elements: 8 pieces of 128, the last short
+            ["f16"] = randn(300).to_type(ScalarType.Float16),
+            ["f32"] = randn(5, 7),                                  // same dtype: straight into the target
+        };
+        SafetensorsWriter.Write(dir["m.safetensors"], tensors);
+        using var reader = SafetensorsReader.Open(dir["m.safetensors"]);
+        using var staging = new StagingBuffer(bytes: 256);
+
+        foreach (var (name, source) in tensors)
+        {
+            var target = full(source.shape, float.NaN);
+            reader.ReadInto(name, target, staging);
+            Assert.True(target.eq(source.to_type(ScalarType.Float32)).all().item<bool>(), name);
+        }
+        var wrongShape = empty(29, 37);
+        var e = Assert.Throws<ArgumentException>(() => reader.ReadInto("bf16", wrongShape, staging));
+        Assert.Contains("[37, 29]", e.Message);
+    }
+
     static string WriteRaw(TempDir dir, string header, int dataBytes, ulong? declaredLength = null)
     {
         var json = Encoding.UTF8.GetBytes(header);

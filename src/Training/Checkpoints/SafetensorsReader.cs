@@ -72,6 +72,46 @@ public sealed class SafetensorsReader : IDisposable
         return tensor;
     }
 
+    /// <summary>
+    /// Reads tensor <paramref name="name"/> into <paramref name="target"/> (a contiguous CPU tensor of its shape),
+    /// converting its dtype on the way. Same dtype: the bytes go straight into the target's memory. Another dtype:
+    /// through <paramref name="staging"/>, a reusable buffer of the file's dtype, a piece at a time, so converting a
+    /// bf16 checkpoint into float32 parameters allocates nothing per tensor (no bf16 copy of a whole tensor is made).
+    /// </summary>
+    public void ReadInto(string name, Tensor target, StagingBuffer staging)
+    {
+        if (!Tensors.TryGetValue(name, out var entry))
+            throw new KeyNotFoundException($"{Path}: no tensor '{name}'");
+        if (!entry.Shape.SequenceEqual(target.shape))
+            throw new ArgumentException($"{Path}: '{name}' has shape [{string.Join(", ", entry.Shape)}], the target [{string.Join(", ", target.shape)}]");
+        if (!target.is_contiguous() || target.device_type != DeviceType.CPU)
+            throw new ArgumentException("the target must be a contiguous CPU tensor", nameof(target));
+        stream.Seek(dataStart + entry.Begin, SeekOrigin.Begin);
+        if (entry.DType == target.dtype)
+        {
+            TensorBytes.ForEachChunk(target, span => stream.ReadExactly(span));
+            return;
+        }
+        using var flat = target.view(-1);
+        var count = flat.shape[0];
+        var buffer = staging.For(entry.DType);
+        var perPiece = buffer.shape[0];
+        for (long start = 0; start < count; start += perPiece)
+        {
+            var length = Math.Min(perPiece, count - start);
+            using var source = buffer.narrow(0, 0, length);
+            stream.ReadExactly(source.bytes);
+            using var destination = flat.narrow(0, start, length);
+            destination.copy_(source);
+        }
+    }
+
+    /// <summary>
+    /// Asks the kernel to start reading the tensor data into the page cache now, so the disk works while earlier
+    /// tensors are converted (a hint; nothing is read into this process).
+    /// </summary>
+    public void AdviseWillNeed() => FileAdvice.WillNeed(stream.SafeFileHandle, dataStart, stream.Length - dataStart);
+
     static (long, Dictionary<string, TensorEntry>, Dictionary<string, string>) ReadHeader(string path, FileStream stream)
     {
         Span<byte> prefix = stackalloc byte[8];

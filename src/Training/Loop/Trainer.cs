@@ -2,6 +2,7 @@ using System.Diagnostics;
 using LoraService.Tokenization.Examples;
 using LoraService.Tokenization.Planning;
 using LoraService.Training.Data;
+using LoraService.Training.Models;
 using LoraService.Training.Pipeline;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -148,10 +149,7 @@ public static class Trainer
                     optimizer.zero_grad();
                     foreach (var batch in batches)
                     {
-                        using var logits = model.call(batch.InputIds);
-                        using var microLoss = CausalLmLoss.Sum(logits, batch.Labels) / scored;
-                        microLoss.backward();
-                        loss += microLoss.item<float>();
+                        loss += MicroBatchLoss(model, batch.InputIds, batch.Labels, scored);
                         stepTokens += batch.RealTokens;
                         RunPulse.Beat();
                     }
@@ -163,6 +161,7 @@ public static class Trainer
                     lr = paramGroups[0].LearningRate;
                     optimizer.step();
                 }
+                FreedMemory.Release();
                 state = state with
                 {
                     Step = state.Step + 1,
@@ -194,6 +193,17 @@ public static class Trainer
         {
             optimizer.Dispose();
         }
+    }
+
+    /// <summary>Back-propagates one micro-batch's share of the step's loss and returns it.</summary>
+    private static double MicroBatchLoss(nn.Module<Tensor, Tensor> model, Tensor inputIds, Tensor labels, double scored)
+    {
+        if (model is CausalLM causalLm)
+            return ChunkedLmLoss.Backward(causalLm, inputIds, labels, scored);
+        using var logits = model.call(inputIds);
+        using var loss = CausalLmLoss.Sum(logits, labels) / scored;
+        loss.backward();
+        return loss.item<float>();
     }
 
     /// <summary>Maps a global micro-batch position to the examples it holds: epoch-by-epoch seeded order.</summary>

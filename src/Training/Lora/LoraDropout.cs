@@ -15,13 +15,14 @@ static class LoraDropout
     {
         if (p >= 1)
             return tmp.Add(a.call(tmp.Add(nn.functional.dropout(x, p, true))));
-        // dropout(x) = x·m/(1-p), m ~ Bernoulli(1-p), drawn as nn.functional.dropout draws it on CPU. Autograd
-        // then keeps m as bool (1 byte an element instead of a 4-byte float mask), and 1/(1-p) joins the scale.
-        // Drawn straight into a bool tensor: bernoulli_ draws the same stream whatever the dtype, so this is the
-        // mask a float draw would give, without the float temporary.
+        // dropout(x) = x·m/(1-p), m ~ Bernoulli(1-p). Autograd then keeps m as bool (1 byte an element instead of
+        // a 4-byte float mask), and 1/(1-p) joins the scale. m is drawn as uniform < 1-p: on CPU that is about
+        // twice as fast as bernoulli_ (which nn.functional.dropout calls), and the draws are a large part of a
+        // LoRA step (a fresh mask per adapted projection per step).
         Tensor keep;
         using (no_grad())
-            keep = tmp.Add(empty(x.shape, ScalarType.Bool, x.device).bernoulli_(1 - p));
+        using (var uniform = rand(x.shape, x.dtype, x.device))
+            keep = tmp.Add(uniform.lt(1 - p));
         scale /= 1 - p;
         // A·(x·m) through MaskedLoraDown when autograd records it: backward keeps x (shared by the sibling
         // projections) and the bool mask instead of a float copy of x·m per projection.

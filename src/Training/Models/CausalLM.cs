@@ -19,6 +19,12 @@ public abstract class CausalLM(string name, ModelConfig config) : nn.Module<Tens
 
     public override Tensor forward(Tensor ids) => Forward(ids, null);
 
+    /// <summary>The final hidden states <c>[B, T, H]</c> (after the last norm), before the output head; arguments as <see cref="Forward"/>.</summary>
+    public abstract Tensor Hidden(Tensor ids, KvCache? cache, Tensor? attentionMask = null, Tensor? positionIds = null);
+
+    /// <summary>The output head on hidden states <c>[…, H]</c>: logits <c>[…, V]</c> (with the model's final soft-capping, if any).</summary>
+    public abstract Tensor Head(Tensor hidden);
+
     /// <summary>
     /// Logits for <paramref name="ids"/>, which continue the tokens already in <paramref name="cache"/> (if any).
     /// <paramref name="attentionMask"/> is HF's <c>attention_mask</c> <c>[B, cached + T]</c> (1 = token, 0 = padding):
@@ -26,7 +32,12 @@ public abstract class CausalLM(string name, ModelConfig config) : nn.Module<Tens
     /// gives each row its own (HF's <c>position_ids</c>: a left-padded row starts at 0 at its first real token).
     /// With <paramref name="lastTokenOnly"/> only the last position's logits are computed (<c>[B, 1, V]</c>), as generation needs.
     /// </summary>
-    public abstract Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask = null, Tensor? positionIds = null, bool lastTokenOnly = false);
+    public Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask = null, Tensor? positionIds = null, bool lastTokenOnly = false)
+    {
+        using var all = Hidden(ids, cache, attentionMask, positionIds);
+        using var h = lastTokenOnly ? all.narrow(1, all.shape[1] - 1, 1) : all.alias();
+        return Head(h);
+    }
 
     /// <summary>
     /// Checkpoint keys the model does not hold as parameters but that may legitimately appear in files

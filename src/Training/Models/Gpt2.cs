@@ -16,12 +16,10 @@ public sealed class Gpt2LMHeadModel : CausalLM
         RegisterComponents();
     }
 
-    public override Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask = null, Tensor? positionIds = null, bool lastTokenOnly = false)
-    {
-        using var all = transformer.Forward(ids, cache, attentionMask, positionIds, CheckpointsLayers(cache));
-        using var h = lastTokenOnly ? all.narrow(1, all.shape[1] - 1, 1) : all.alias();
-        return nn.functional.linear(h, transformer.Wte.Weight);
-    }
+    public override Tensor Hidden(Tensor ids, KvCache? cache, Tensor? attentionMask = null, Tensor? positionIds = null) =>
+        transformer.Forward(ids, cache, attentionMask, positionIds, CheckpointsLayers(cache));
+
+    public override Tensor Head(Tensor h) => nn.functional.linear(h, transformer.Wte.Weight);
 
     // Hub files come with or without the "transformer." prefix; some carry causal-mask buffers.
     public override string NormaliseKey(string key) =>

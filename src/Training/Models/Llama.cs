@@ -19,10 +19,11 @@ public sealed class LlamaForCausalLM : CausalLM
         RegisterComponents();
     }
 
-    public override Tensor Forward(Tensor ids, KvCache? cache, Tensor? attentionMask = null, Tensor? positionIds = null, bool lastTokenOnly = false)
+    public override Tensor Hidden(Tensor ids, KvCache? cache, Tensor? attentionMask = null, Tensor? positionIds = null) =>
+        model.Forward(ids, cache, attentionMask, positionIds, CheckpointsLayers(cache));
+
+    public override Tensor Head(Tensor h)
     {
-        using var all = model.Forward(ids, cache, attentionMask, positionIds, CheckpointsLayers(cache));
-        using var h = lastTokenOnly ? all.narrow(1, all.shape[1] - 1, 1) : all.alias();
         var logits = lm_head is null ? nn.functional.linear(h, model.EmbedTokens.Weight) : lm_head.call(h);
         if (Config.FinalSoftcap is not { } cap)
             return logits;
