@@ -183,7 +183,7 @@ static class Bench
                 optimizer.step();
                 if (trace) Console.Error.WriteLine($"  after step rss {ProcStatusMb("VmRSS"):F0} hwm {ProcStatusMb("VmHWM"):F0}");
             }
-            FreedMemory.Release(); // as the trainer does after every step
+            StepGarbage.Collect(); // as the trainer does after every step
             var dt = sw.Elapsed.TotalSeconds;
             losses.Add(lossValue);
             if (i >= warmup)

@@ -24,32 +24,10 @@ public sealed class ChunkedLmLossTests
     public void Gives_the_loss_and_gradients_of_the_dense_cross_entropy(string family, string method, long blockElements)
     {
         using var scope = NewDisposeScope();
-        var config = family switch
-        {
-            "gpt2" => ModelFactory.TinyGpt2(layers: 2),
-            "gemma2" => ModelFactory.TinyLlama(layers: 2) with
-            {
-                ModelType = "gemma2", Activation = "gelu_pytorch_tanh", TieWordEmbeddings = true, AttentionSoftcap = 50,
-                FinalSoftcap = 30, QueryPreAttnScalar = 16, SlidingWindow = 8,
-            },
-            "llama-tied" => ModelFactory.TinyLlama(layers: 2) with { TieWordEmbeddings = true },
-            _ => ModelFactory.TinyLlama(layers: 2),
-        };
+        var config = TinyTrainableModels.Config(family, layers: 2);
         Assert.Equal(257, config.VocabSize);
         using var model = ModelFactory.CreateRandom(config, seed: 5);
-        if (method == "lora")
-        {
-            LoraModel.Apply(model, new LoraConfig(4, 8, [LoraConfig.AllLinear], 0.0));
-            manual_seed(2);
-            using (no_grad())
-                foreach (var b in LoraModel.LoraBParameters(model))
-                    b.copy_(randn_like(b).mul(0.1));
-        }
-        else
-        {
-            FullFineTune.Prepare(model);
-        }
-        model.train();
+        TinyTrainableModels.Prepare(model, method);
         manual_seed(3);
         var ids = randint(0, 257, [3, 20]);
         // Prompt positions and right padding are not scored.
@@ -85,6 +63,33 @@ public sealed class ChunkedLmLossTests
 
         Assert.Equal(0, ChunkedLmLoss.Backward(model, ids, labels, 1));
         Assert.All(model.parameters(), p => Assert.True(p.grad is null || p.grad.abs().max().item<float>() == 0));
+    }
+
+    [Theory]
+    [InlineData("llama", 7 * 257)]
+    [InlineData("gemma2", 4 * 257)]
+    [InlineData("llama", 1L << 24)]
+    public void Blockwise_token_scores_equal_the_scores_of_the_whole_logits(string family, long blockElements)
+    {
+        using var scope = NewDisposeScope();
+        using var model = ModelFactory.CreateRandom(TinyTrainableModels.Config(family, layers: 2), seed: 9);
+        model.eval();
+        using var _ = no_grad();
+        manual_seed(4);
+        var ids = randint(0, 257, [3, 17]);
+        var labels = ids.clone();
+        labels[1, ..5] = tensor(TokenizedExample.IgnoreIndex);
+        labels[2, 12..] = tensor(TokenizedExample.IgnoreIndex);
+
+        var (denseLogProbs, denseHits, denseMask) = CausalLmLoss.TokenScores(model.call(ids), labels);
+        var (logProbs, hits, mask) = CausalLmLoss.TokenScores(model, ids, labels, blockElements);
+
+        Assert.Equal(new long[] { 3, 16 }, logProbs.shape);
+        Assert.True(mask.eq(denseMask).all().item<bool>());
+        Assert.True(hits.eq(denseHits).all().item<bool>());
+        Assert.True(logProbs.allclose(denseLogProbs, rtol: 1e-5, atol: 1e-5));
+        Assert.True(logProbs.where(mask.logical_not(), zeros_like(logProbs)).abs().max().item<float>() == 0); // unscored are 0
+        Assert.True(logProbs.lt(0).logical_or(mask.logical_not()).all().item<bool>());
     }
 
     static double Dense(CausalLM model, Tensor ids, Tensor labels, long scored)

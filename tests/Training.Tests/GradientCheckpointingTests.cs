@@ -24,30 +24,8 @@ public sealed class GradientCheckpointingTests
     public void Gives_the_same_loss_and_gradients_as_keeping_activations(string family, string method, double dropout)
     {
         using var scope = NewDisposeScope();
-        var config = family switch
-        {
-            "gpt2" => ModelFactory.TinyGpt2(layers: 3),
-            "gemma2" => ModelFactory.TinyLlama(layers: 3) with
-            {
-                ModelType = "gemma2", Activation = "gelu_pytorch_tanh", TieWordEmbeddings = true, AttentionSoftcap = 50,
-                FinalSoftcap = 30, QueryPreAttnScalar = 16, SlidingWindow = 8,
-            },
-            _ => ModelFactory.TinyLlama(layers: 3),
-        };
-        using var model = ModelFactory.CreateRandom(config, seed: 8);
-        if (method == "lora")
-        {
-            LoraModel.Apply(model, new LoraConfig(4, 8, [LoraConfig.AllLinear], dropout));
-            manual_seed(2);
-            using (no_grad())
-                foreach (var b in LoraModel.LoraBParameters(model))
-                    b.copy_(randn_like(b).mul(0.1));
-        }
-        else
-        {
-            FullFineTune.Prepare(model);
-        }
-        model.train();
+        using var model = ModelFactory.CreateRandom(TinyTrainableModels.Config(family, layers: 3), seed: 8);
+        TinyTrainableModels.Prepare(model, method, dropout);
         manual_seed(3);
         var ids = randint(0, 257, [2, 24]);
         var trainable = model.parameters().Where(p => p.requires_grad).ToList();

@@ -34,10 +34,9 @@ public static class SequenceScoring
                 RunPulse.Beat();
                 using var scope = NewDisposeScope();
                 var collated = Batching.Collate(batch.Select(i => sequences[i]).ToList(), padId, device);
-                var logits = model.call(collated.InputIds);
-                var (logProbs, mask) = CausalLmLoss.TokenLogProbs(logits, collated.Labels);
-                var next = collated.Labels[.., 1..];
-                var hits = logits[.., ..^1, ..].argmax(-1).eq(next).logical_and(mask);
+                var (logProbs, hits, mask) = model is CausalLM causalLm
+                    ? CausalLmLoss.TokenScores(causalLm, collated.InputIds, collated.Labels)
+                    : CausalLmLoss.TokenScores(model.call(collated.InputIds), collated.Labels);
                 var sums = logProbs.to(ScalarType.Float64).sum(1).cpu().data<double>().ToArray();
                 var counts = mask.sum(1).cpu().data<long>().ToArray();
                 var correct = hits.sum(1).cpu().data<long>().ToArray();

@@ -38,23 +38,33 @@ public static class ChunkedLmLoss
         var scoredHidden = hidden[.., ..^1, ..].reshape(-1, width).index_select(0, scoredRows);
         hidden.Dispose();
         var targets = next.index_select(0, scoredRows);
-        var detached = scoredHidden.detach().requires_grad_(scoredHidden.requires_grad);
         var blockRows = Math.Max(1, blockElements / model.Config.VocabSize);
+        if (rows <= blockRows)
+            return BackwardBlock(model, scoredHidden, targets, normaliser); // one ordinary backward, head and decoder
+        var detached = scoredHidden.detach().requires_grad_(scoredHidden.requires_grad);
         var total = 0.0;
         for (long start = 0; start < rows; start += blockRows)
         {
             using var block = NewDisposeScope();
             var length = Math.Min(blockRows, rows - start);
-            var logits = model.Head(detached.narrow(0, start, length));
-            var loss = nn.functional.cross_entropy(logits.to(ScalarType.Float32), targets.narrow(0, start, length),
-                reduction: nn.Reduction.Sum).div(normaliser);
-            logits.Dispose();
-            if (loss.requires_grad)
-                loss.backward();
-            total += loss.item<float>();
+            total += BackwardBlock(model, detached.narrow(0, start, length), targets.narrow(0, start, length), normaliser);
         }
         if (detached.grad is { } gradient)
             scoredHidden.backward([gradient]);
         return total;
+    }
+
+    /// <summary>The summed cross-entropy of one block of rows over the normaliser, back-propagated; returns its value.</summary>
+    static double BackwardBlock(CausalLM model, Tensor hidden, Tensor targets, double normaliser)
+    {
+        Tensor loss;
+        // The logits' handles are released before backward: autograd keeps only the log-softmax it needs.
+        using (var logits = model.Head(hidden))
+        using (var asFloat = logits.dtype == ScalarType.Float32 ? logits.alias() : logits.to(ScalarType.Float32))
+        using (var sum = nn.functional.cross_entropy(asFloat, targets, reduction: nn.Reduction.Sum))
+            loss = sum.div(normaliser);
+        if (loss.requires_grad)
+            loss.backward();
+        return loss.item<float>();
     }
 }

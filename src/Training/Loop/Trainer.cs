@@ -161,7 +161,7 @@ public static class Trainer
                     lr = paramGroups[0].LearningRate;
                     optimizer.step();
                 }
-                FreedMemory.Release();
+                StepGarbage.Collect();
                 state = state with
                 {
                     Step = state.Step + 1,
