@@ -1,3 +1,4 @@
+using LoraService.Training.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -14,9 +15,8 @@ namespace LoraService.Training.Lora;
 /// <remarks>
 /// The saved <c>x</c> and <c>m</c> are released as soon as backward has used them (as PyTorch releases saved
 /// tensors after backward); a second backward through the same graph (<c>retain_graph</c>) is therefore not
-/// supported and throws. TorchSharp does not dispose the handles it hands to or takes back from a custom
-/// function, so this class releases them itself: the gradient handles it returns are released at the start of
-/// the next backward call (native code has copied them by then), or by the enclosing dispose scope.
+/// supported and throws. Handles are released as
+/// <see cref="FunctionHandles{TFunction}"/> describes.
 /// </remarks>
 sealed class MaskedLoraDown : autograd.SingleTensorFunction<MaskedLoraDown>
 {
@@ -26,9 +26,6 @@ sealed class MaskedLoraDown : autograd.SingleTensorFunction<MaskedLoraDown>
         public Tensor? Keep = keep;
         public readonly bool XNeedsGrad = xNeedsGrad;
     }
-
-    [ThreadStatic] static List<Tensor>? returned;
-    [ThreadStatic] static Tensor? lastOutput;
 
     public override string Name => nameof(MaskedLoraDown);
 
@@ -41,10 +38,7 @@ sealed class MaskedLoraDown : autograd.SingleTensorFunction<MaskedLoraDown>
         }
         finally
         {
-            // The handle our forward created is not the one apply returns; release ours so it cannot keep the
-            // output (and with it this node and its saved tensors) alive until a dispose scope ends.
-            lastOutput?.Dispose();
-            lastOutput = null;
+            FunctionHandles<MaskedLoraDown>.ReleaseOutput();
         }
     }
 
@@ -56,9 +50,7 @@ sealed class MaskedLoraDown : autograd.SingleTensorFunction<MaskedLoraDown>
         ctx.save_for_backward([a]);
         ctx.save_data("saved", new Saved(x.alias().DetachFromDisposeScope(), keep.alias().DetachFromDisposeScope(),
             x.requires_grad));
-        var u = Down(x, keep, a);
-        lastOutput = u;
-        return u;
+        return FunctionHandles<MaskedLoraDown>.Output(Down(x, keep, a));
     }
 
     /// <summary>Rows of <c>x ⊙ m</c> formed at a time in forward, so the dropped copy is never whole.</summary>
@@ -101,7 +93,7 @@ sealed class MaskedLoraDown : autograd.SingleTensorFunction<MaskedLoraDown>
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
     {
-        ReleaseReturned();
+        FunctionHandles<MaskedLoraDown>.ReleaseReturned();
         var saved = (Saved)ctx.get_data("saved");
         if (saved.X is null || saved.Keep is null)
             throw new InvalidOperationException(
@@ -133,19 +125,7 @@ sealed class MaskedLoraDown : autograd.SingleTensorFunction<MaskedLoraDown>
             saved.Keep = null;
             grad.Dispose();
         }
-        returned ??= new List<Tensor>(2);
-        if (gradX is not null)
-            returned.Add(gradX);
-        returned.Add(gradA);
+        FunctionHandles<MaskedLoraDown>.Returned([gradX, gradA]);
         return [gradX!, null!, gradA];
-    }
-
-    static void ReleaseReturned()
-    {
-        if (returned is null)
-            return;
-        foreach (var t in returned)
-            t.Dispose();
-        returned.Clear();
     }
 }

@@ -16,8 +16,8 @@ public delegate Tensor LayerStep(Tensor hidden, IReadOnlyList<Tensor?> constants
 /// </summary>
 /// <remarks>
 /// The trainable parameters are passed as inputs so the autograd engine accumulates their gradients (a layer whose
-/// input needs no gradient, as after frozen embeddings in LoRA, still gets a backward node). Handles follow
-/// <see cref="Lora.MaskedLoraDown"/>: what backward returns is released at the start of the next backward call.
+/// input needs no gradient, as after frozen embeddings in LoRA, still gets a backward node). Handles are released as
+/// <see cref="FunctionHandles{TFunction}"/> describes.
 /// Only the CPU generator's state is replayed; CUDA training with checkpointing and dropout is refused up front.
 /// </remarks>
 sealed class CheckpointedLayer : autograd.SingleTensorFunction<CheckpointedLayer>
@@ -31,9 +31,6 @@ sealed class CheckpointedLayer : autograd.SingleTensorFunction<CheckpointedLayer
         public readonly Tensor RngState = rngState;
     }
 
-    [ThreadStatic] static List<Tensor>? returned;
-    [ThreadStatic] static Tensor? lastOutput;
-
     public override string Name => nameof(CheckpointedLayer);
 
     /// <param name="trainable">The layer's parameters that require gradients.</param>
@@ -46,8 +43,7 @@ sealed class CheckpointedLayer : autograd.SingleTensorFunction<CheckpointedLayer
         }
         finally
         {
-            lastOutput?.Dispose();
-            lastOutput = null;
+            FunctionHandles<CheckpointedLayer>.ReleaseOutput();
         }
     }
 
@@ -66,13 +62,12 @@ sealed class CheckpointedLayer : autograd.SingleTensorFunction<CheckpointedLayer
         Tensor output;
         using (NewDisposeScope())
             output = step(hidden, constants).MoveToOuterDisposeScope();
-        lastOutput = output;
-        return output;
+        return FunctionHandles<CheckpointedLayer>.Output(output);
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad)
     {
-        ReleaseReturned();
+        FunctionHandles<CheckpointedLayer>.ReleaseReturned();
         var saved = (Saved)ctx.get_data("saved");
         var inputNeedsGrad = (bool)ctx.get_data("inputNeedsGrad");
         if (saved.Input is null)
@@ -101,19 +96,9 @@ sealed class CheckpointedLayer : autograd.SingleTensorFunction<CheckpointedLayer
             saved.RngState.Dispose();
             grad.Dispose();
         }
-        returned ??= new List<Tensor>();
-        returned.AddRange(gradients.Where(g => g is not null));
+        FunctionHandles<CheckpointedLayer>.Returned(gradients);
         var inputGrad = inputNeedsGrad ? gradients[0] : null;
         var parameterGrads = inputNeedsGrad ? gradients.Skip(1) : gradients;
         return [inputGrad!, null!, null!, .. parameterGrads];
-    }
-
-    static void ReleaseReturned()
-    {
-        if (returned is null)
-            return;
-        foreach (var t in returned)
-            t.Dispose();
-        returned.Clear();
     }
 }
