@@ -36,7 +36,7 @@ public static class CausalLmLoss
         var rows = flat.shape[0];
         var logProbs = zeros(rows, ScalarType.Float32, ids.device);
         var hits = zeros(rows, ScalarType.Bool, ids.device);
-        var blockRows = Math.Max(1, blockElements / model.Config.VocabSize);
+        var blockRows = ChunkedLmLoss.BlockRows(model, blockElements);
         for (long start = 0; start < rows; start += blockRows)
         {
             using var block = NewDisposeScope();

@@ -38,7 +38,7 @@ public static class ChunkedLmLoss
         var scoredHidden = hidden[.., ..^1, ..].reshape(-1, width).index_select(0, scoredRows);
         hidden.Dispose();
         var targets = next.index_select(0, scoredRows);
-        var blockRows = Math.Max(1, blockElements / model.Config.VocabSize);
+        var blockRows = BlockRows(model, blockElements);
         if (rows <= blockRows)
             return BackwardBlock(model, scoredHidden, targets, normaliser); // one ordinary backward, head and decoder
         var detached = scoredHidden.detach().requires_grad_(scoredHidden.requires_grad);
@@ -53,6 +53,9 @@ public static class ChunkedLmLoss
             scoredHidden.backward([gradient]);
         return total;
     }
+
+    /// <summary>Rows of logits per block: as many as fit <paramref name="blockElements"/>, at least one.</summary>
+    internal static long BlockRows(CausalLM model, long blockElements) => Math.Max(1, blockElements / model.Config.VocabSize);
 
     /// <summary>The summed cross-entropy of one block of rows over the normaliser, back-propagated; returns its value.</summary>
     static double BackwardBlock(CausalLM model, Tensor hidden, Tensor targets, double normaliser)
