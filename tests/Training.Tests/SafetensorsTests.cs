@@ -52,14 +52,14 @@ public sealed class SafetensorsTests
     }
 
     [Fact]
-    public void ReadInto_converts_through_a_staging_buffer_smaller_than_the_tensor()
+    public void ReadInto_converts_in_place_or_through_a_staging_buffer_smaller_than_the_tensor()
     {
         using var dir = new TempDir();
         using var scope = NewDisposeScope();
         var tensors = new Dictionary<string, Tensor>
         {
-            ["bf16"] = randn(37, 29).to_type(ScalarType.BFloat16),  // 1073 elements: 8 pieces of 128, the last short
-            ["f16"] = randn(300).to_type(ScalarType.Float16),
+            ["bf16"] = randn(37, 29).to_type(ScalarType.BFloat16),  // widened in the target's own memory
+            ["f16"] = randn(300).to_type(ScalarType.Float16),       // 300 elements: 3 pieces of 128, the last short
             ["f32"] = randn(5, 7),                                  // same dtype: straight into the target
         };
         SafetensorsWriter.Write(dir["m.safetensors"], tensors);
@@ -69,7 +69,8 @@ public sealed class SafetensorsTests
         foreach (var (name, source) in tensors)
         {
             var target = full(source.shape, float.NaN);
-            reader.ReadInto(name, target, staging);
+            var route = reader.ReadInto(name, target, staging);
+            Assert.Equal(name switch { "bf16" => ReadRoute.InPlace, "f16" => ReadRoute.Staged, _ => ReadRoute.Straight }, route);
             Assert.True(target.eq(source.to_type(ScalarType.Float32)).all().item<bool>(), name);
         }
         var wrongShape = empty(29, 37);

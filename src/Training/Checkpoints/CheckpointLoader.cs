@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using LoraService.Training.Models;
 using TorchSharp;
@@ -5,8 +6,11 @@ using static TorchSharp.torch;
 
 namespace LoraService.Training.Checkpoints;
 
-/// <summary>Keys that a checkpoint and a model disagree on, by name.</summary>
-public sealed record LoadReport(IReadOnlyList<string> Missing, IReadOnlyList<string> Unexpected, IReadOnlyList<string> Ignored);
+/// <summary>Keys that a checkpoint and a model disagree on, by name, and how many tensors went each way into memory.</summary>
+public sealed record LoadReport(IReadOnlyList<string> Missing, IReadOnlyList<string> Unexpected, IReadOnlyList<string> Ignored)
+{
+    public IReadOnlyDictionary<ReadRoute, int> Routes { get; init; } = new Dictionary<ReadRoute, int>();
+}
 
 public sealed class CheckpointMismatchException(string directory, LoadReport report) : Exception(
     $"{directory}: checkpoint does not match the model; missing: [{string.Join(", ", report.Missing)}]; unexpected: [{string.Join(", ", report.Unexpected)}]")
@@ -119,26 +123,75 @@ public static class CheckpointLoader
         var report = new LoadReport(missing, unexpected, ignored);
         if (missing.Count > 0 || unexpected.Count > 0)
             throw new CheckpointMismatchException(directory, report);
-        CopyIn(plan);
-        return report;
+        return report with { Routes = CopyIn(plan) };
     }
 
     /// <summary>
-    /// Each tensor read straight into its parameter, converted through one small staging buffer when the dtypes
-    /// differ; the kernel is asked to read each shard ahead while earlier tensors convert.
+    /// Each tensor read into its own parameter (<see cref="SafetensorsReader.BeginReadInto"/>: straight, widened in
+    /// place, or staged), from the disk past the page cache for bf16 shards that are not in it
+    /// (<see cref="SafetensorsReader.StartBulkRead"/>). The file side runs on a second thread, so the disk fetches the
+    /// next tensor while this thread widens the last one.
     /// </summary>
-    static void CopyIn(IReadOnlyList<(string File, string Key, Tensor Target)> plan)
+    static Dictionary<ReadRoute, int> CopyIn(IReadOnlyList<(string File, string Key, Tensor Target)> plan)
+    {
+        var routes = new Dictionary<ReadRoute, int>();
+        using var reads = new BlockingCollection<PendingRead>(boundedCapacity: 2);
+        using var stop = new CancellationTokenSource();
+        var fetching = Task.Run(() =>
+        {
+            try
+            {
+                Fetch(plan, reads, stop.Token);
+            }
+            finally
+            {
+                reads.CompleteAdding();
+            }
+        });
+        try
+        {
+            foreach (var read in reads.GetConsumingEnumerable())
+                using (read)
+                {
+                    read.Complete();
+                    routes[read.Route] = routes.GetValueOrDefault(read.Route) + 1;
+                }
+        }
+        catch
+        {
+            stop.Cancel();
+            try { fetching.Wait(); } catch (AggregateException) { /* the first failure is the one to report */ }
+            foreach (var read in reads)
+                read.Dispose();
+            throw;
+        }
+        fetching.GetAwaiter().GetResult();
+        return routes;
+    }
+
+    static void Fetch(IReadOnlyList<(string File, string Key, Tensor Target)> plan, BlockingCollection<PendingRead> reads, CancellationToken stop)
     {
         using var _ = no_grad();
         using var staging = new StagingBuffer();
         foreach (var shard in plan.GroupBy(p => p.File))
         {
             using var reader = SafetensorsReader.Open(shard.Key);
-            reader.AdviseWillNeed();
+            reader.StartBulkRead();
             foreach (var (_, key, target) in shard)
             {
                 if (target.is_contiguous() && target.device_type == DeviceType.CPU)
-                    reader.ReadInto(key, target, staging);
+                {
+                    var read = reader.BeginReadInto(key, target, staging);
+                    try
+                    {
+                        reads.Add(read, stop);
+                    }
+                    catch
+                    {
+                        read.Dispose();
+                        throw;
+                    }
+                }
                 else
                 {
                     using var source = reader.Read(key);

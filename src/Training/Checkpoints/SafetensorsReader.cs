@@ -8,6 +8,33 @@ namespace LoraService.Training.Checkpoints;
 
 public sealed record TensorEntry(string Name, ScalarType DType, long[] Shape, long Begin, long End);
 
+/// <summary>A tensor read whose file part is done; <see cref="Complete"/> finishes it in memory.</summary>
+public sealed class PendingRead : IDisposable
+{
+    readonly InPlaceBf16Read.Fetched? fetched;
+
+    internal PendingRead(ReadRoute route, InPlaceBf16Read.Fetched? fetched) => (Route, this.fetched) = (route, fetched);
+
+    public ReadRoute Route { get; }
+
+    public void Complete() => fetched?.Widen();
+
+    public void Dispose() => fetched?.Dispose();
+}
+
+/// <summary>How <see cref="SafetensorsReader.ReadInto"/> moved a tensor's bytes.</summary>
+public enum ReadRoute
+{
+    /// <summary>Same dtype: read straight into the target's memory.</summary>
+    Straight,
+    /// <summary>Another dtype: through the staging buffer, converted piece by piece.</summary>
+    Staged,
+    /// <summary>bf16 into float32, through the page cache into the target's memory and widened there (<see cref="InPlaceBf16Read"/>).</summary>
+    InPlace,
+    /// <summary>As <see cref="InPlace"/>, but from the disk past the page cache (<see cref="DirectFile"/>).</summary>
+    Direct,
+}
+
 /// <summary>
 /// Strict safetensors reader: the header is fully validated (sizes, offsets, coverage, duplicates)
 /// before a single tensor byte is allocated, so a hostile file fails fast instead of exhausting memory.
@@ -18,6 +45,7 @@ public sealed class SafetensorsReader : IDisposable
 
     readonly FileStream stream;
     readonly long dataStart;
+    DirectFile? direct;
 
     public string Path { get; }
     public IReadOnlyDictionary<string, TensorEntry> Tensors { get; }
@@ -74,11 +102,25 @@ public sealed class SafetensorsReader : IDisposable
 
     /// <summary>
     /// Reads tensor <paramref name="name"/> into <paramref name="target"/> (a contiguous CPU tensor of its shape),
-    /// converting its dtype on the way. Same dtype: the bytes go straight into the target's memory. Another dtype:
-    /// through <paramref name="staging"/>, a reusable buffer of the file's dtype, a piece at a time, so converting a
-    /// bf16 checkpoint into float32 parameters allocates nothing per tensor (no bf16 copy of a whole tensor is made).
+    /// converting its dtype on the way, with no copy of a whole tensor. Same dtype: the bytes go straight into the
+    /// target's memory. bf16 into float32 (every bf16 checkpoint on CPU): into the target's memory, then widened there
+    /// (<see cref="ReadRoute.InPlace"/>); after <see cref="StartBulkRead"/> found the file on disk rather than in
+    /// memory, past the page cache (<see cref="ReadRoute.Direct"/>). Other conversions: through
+    /// <paramref name="staging"/>, a reusable buffer of the file's dtype, a piece at a time.
     /// </summary>
-    public void ReadInto(string name, Tensor target, StagingBuffer staging)
+    public ReadRoute ReadInto(string name, Tensor target, StagingBuffer staging)
+    {
+        using var read = BeginReadInto(name, target, staging);
+        read.Complete();
+        return read.Route;
+    }
+
+    /// <summary>
+    /// <see cref="ReadInto"/> in two steps: this one does the file's part; the target holds the tensor once the
+    /// result's <see cref="PendingRead.Complete"/> has run (the widening of <see cref="ReadRoute.InPlace"/> and
+    /// <see cref="ReadRoute.Direct"/> reads), which may run on another thread while this reader goes on.
+    /// </summary>
+    public PendingRead BeginReadInto(string name, Tensor target, StagingBuffer staging)
     {
         if (!Tensors.TryGetValue(name, out var entry))
             throw new KeyNotFoundException($"{Path}: no tensor '{name}'");
@@ -86,11 +128,24 @@ public sealed class SafetensorsReader : IDisposable
             throw new ArgumentException($"{Path}: '{name}' has shape [{string.Join(", ", entry.Shape)}], the target [{string.Join(", ", target.shape)}]");
         if (!target.is_contiguous() || target.device_type != DeviceType.CPU)
             throw new ArgumentException("the target must be a contiguous CPU tensor", nameof(target));
-        stream.Seek(dataStart + entry.Begin, SeekOrigin.Begin);
+        var offset = dataStart + entry.Begin;
+        if (InPlaceBf16Read.Applies(entry.DType, target))
+        {
+            if (direct is not null && InPlaceBf16Read.AppliesDirect(offset, target))
+            {
+                if (InPlaceBf16Read.Fetch(direct, stream.SafeFileHandle, offset, target) is { } fetched)
+                    return new PendingRead(ReadRoute.Direct, fetched);
+                // The file system turned a direct read down: everything from here on goes through the page cache.
+                direct.Dispose();
+                direct = null;
+            }
+            return new PendingRead(ReadRoute.InPlace, InPlaceBf16Read.Fetch(null, stream.SafeFileHandle, offset, target));
+        }
+        stream.Seek(offset, SeekOrigin.Begin);
         if (entry.DType == target.dtype)
         {
             TensorBytes.ForEachChunk(target, span => stream.ReadExactly(span));
-            return;
+            return new PendingRead(ReadRoute.Straight, null);
         }
         using var flat = target.view(-1);
         var count = flat.shape[0];
@@ -104,13 +159,21 @@ public sealed class SafetensorsReader : IDisposable
             using var destination = flat.narrow(0, start, length);
             destination.copy_(source);
         }
+        return new PendingRead(ReadRoute.Staged, null);
     }
 
     /// <summary>
-    /// Asks the kernel to start reading the tensor data into the page cache now, so the disk works while earlier
-    /// tensors are converted (a hint; nothing is read into this process).
+    /// Prepares for reading most of the file with <see cref="ReadInto"/>. When the kernel already holds most of it in
+    /// the page cache, reads come from there, and the kernel is asked to fetch the rest now. Otherwise bf16 tensors
+    /// bound for float32 are read past the page cache, where the file system allows (<see cref="ReadRoute.Direct"/>).
     /// </summary>
-    public void AdviseWillNeed() => FileAdvice.WillNeed(stream.SafeFileHandle, dataStart, stream.Length - dataStart);
+    public void StartBulkRead()
+    {
+        if (direct is null && PageCache.ResidentFraction(stream.SafeFileHandle, stream.Length) < 0.5)
+            direct = DirectFile.TryOpen(Path);
+        if (direct is null)
+            FileAdvice.WillNeed(stream.SafeFileHandle, dataStart, stream.Length - dataStart);
+    }
 
     static (long, Dictionary<string, TensorEntry>, Dictionary<string, string>) ReadHeader(string path, FileStream stream)
     {
@@ -228,5 +291,9 @@ public sealed class SafetensorsReader : IDisposable
         return new TensorEntry(name, dtype, shape, begin, end);
     }
 
-    public void Dispose() => stream.Dispose();
+    public void Dispose()
+    {
+        direct?.Dispose();
+        stream.Dispose();
+    }
 }
