@@ -30,7 +30,11 @@ public static class Extensions
             .ReadFrom.Services(services)
             .Enrich.FromLogContext()
             .Enrich.With<JobTagEnricher>()
-            .WriteTo.Console(outputTemplate: ConsoleTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture));
+            .WriteTo.Console(outputTemplate: ConsoleTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture),
+            // Each host keeps its own logger. Otherwise Serilog routes every host's events through the static Log.Logger,
+            // which the last host built owns and the first host stopped disposes: with several hosts in one process (the
+            // tests), one host's events would go to another's sinks, or nowhere.
+            preserveStaticLogger: true);
 
         var options = builder.Configuration.GetSection(LoraOptions.Section).Get<LoraOptions>() ?? new LoraOptions();
         builder.Services.AddSingleton(options);
