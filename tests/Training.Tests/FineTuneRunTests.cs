@@ -157,7 +157,9 @@ public sealed class FineTuneRunTests
         var baseLoss = recorder.Value(0, "validation", ValidationId, "loss");
         var finalLoss = recorder.Value(16, "validation", ValidationId, "loss");
         Assert.True(finalLoss < baseLoss, $"validation loss {baseLoss} → {finalLoss}");
-        Assert.Contains(recorder.Events, e => e.Message.StartsWith("Loaded model LlamaForCausalLM", StringComparison.Ordinal));
+        // A float32 checkpoint: every tensor read as stored, and the event says so with the load's time.
+        Assert.Contains(recorder.Events, e => e.Message.StartsWith("Loaded model LlamaForCausalLM", StringComparison.Ordinal)
+            && e.Message.Contains(" as stored)", StringComparison.Ordinal) && e.Message.Contains(" s (tensors: ", StringComparison.Ordinal));
         Assert.Equal([8, 16], recorder.Checkpoints.Select(c => c.Step));
 
         // Samples with every evaluation: the first three rows of the exact-match and multiple-choice sets; none for the

@@ -153,6 +153,7 @@ public sealed class InPlaceReadTests
         if (DirectReadsExpected(CheckpointLoader.WeightFiles(dir.Path)[0]))
         {
             Assert.True(diskReport.Routes.GetValueOrDefault(ReadRoute.Direct) >= 3, $"direct reads: {string.Join(", ", diskReport.Routes)}");
+            Assert.StartsWith($"{diskReport.Routes[ReadRoute.Direct]} from disk past the page cache, ", diskReport.DescribeRoutes());
         }
         var expected = cached.state_dict();
         foreach (var (name, parameter) in fromDisk.state_dict())

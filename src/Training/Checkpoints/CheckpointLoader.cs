@@ -10,6 +10,15 @@ namespace LoraService.Training.Checkpoints;
 public sealed record LoadReport(IReadOnlyList<string> Missing, IReadOnlyList<string> Unexpected, IReadOnlyList<string> Ignored)
 {
     public IReadOnlyDictionary<ReadRoute, int> Routes { get; init; } = new Dictionary<ReadRoute, int>();
+
+    /// <summary>For a job's events, e.g. "169 from disk past the page cache, 145 widened in place".</summary>
+    public string DescribeRoutes() => string.Join(", ", Routes.OrderByDescending(r => r.Key).Select(r => $"{r.Value} " + r.Key switch
+    {
+        ReadRoute.Direct => "from disk past the page cache",
+        ReadRoute.InPlace => "widened in place",
+        ReadRoute.Staged => "converted through a staging buffer",
+        _ => "as stored",
+    }));
 }
 
 public sealed class CheckpointMismatchException(string directory, LoadReport report) : Exception(

@@ -17,7 +17,8 @@ internal static class ModelStage
             DevicePreference.Cuda => cuda.is_available() ? CUDA : throw new InvalidOperationException("device 'cuda' was requested but CUDA is not available"),
             _ => TrainingDevice.Select(preferCuda: true),
         };
-        var model = CheckpointLoader.Load(run.Spec.ModelDirectory, device);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var model = CheckpointLoader.Load(run.Spec.ModelDirectory, out var report, device);
         if (run.Cancellation.IsCancellationRequested)
         {
             model.Dispose();
@@ -26,7 +27,8 @@ internal static class ModelStage
         RunPulse.Beat();
         var config = model.Config;
         run.Info($"Loaded model {config.Architecture} from {run.Spec.ModelDirectory}: {model.parameters().Sum(p => p.numel()):N0} parameters, " +
-            $"{config.NumLayers} layers, on {device.type.ToString().ToLowerInvariant()} in {model.parameters().First().dtype}");
+            $"{config.NumLayers} layers, on {device.type.ToString().ToLowerInvariant()} in {model.parameters().First().dtype}, " +
+            $"in {clock.Elapsed.TotalSeconds:F1} s{(report.Routes.Count > 0 ? $" (tensors: {report.DescribeRoutes()})" : "")}");
         return model;
     }
 }
