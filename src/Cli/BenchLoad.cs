@@ -111,8 +111,7 @@ static class BenchLoad
         string? routes = null;
         if (what == "touch")
         {
-            var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
-            using var model = CheckpointLoader.Create(config, CPU, CheckpointLoader.ComputeDType(TorchSharp.DeviceType.CPU, config.TorchDtype));
+            using var model = CreateUninitialised(directory);
             createSeconds = sw.Elapsed.TotalSeconds;
             using var _ = no_grad();
             foreach (var parameter in model.parameters())
@@ -121,8 +120,7 @@ static class BenchLoad
         if (what == "load")
         {
             // CheckpointLoader.Load in its two parts, timed apart: building the model, then copying the weights in.
-            var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
-            using var model = CheckpointLoader.Create(config, CPU, CheckpointLoader.ComputeDType(TorchSharp.DeviceType.CPU, config.TorchDtype));
+            using var model = CreateUninitialised(directory);
             createSeconds = sw.Elapsed.TotalSeconds;
             var report = CheckpointLoader.LoadWeights(model, directory);
             routes = string.Join(", ", report.Routes.OrderBy(r => r.Key).Select(r => $"{r.Key} {r.Value}"));
@@ -135,6 +133,12 @@ static class BenchLoad
             ["peak_rss_mb"] = Bench.ProcStatusMb("VmHWM"),
         }.ToJsonString());
         return 0;
+    }
+
+    static CausalLM CreateUninitialised(string directory)
+    {
+        var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
+        return CheckpointLoader.Create(config, CPU, CheckpointLoader.ComputeDType(TorchSharp.DeviceType.CPU, config.TorchDtype));
     }
 
     /// <summary>Every shard read past the page cache into one reused aligned buffer: what the disk itself delivers.</summary>
