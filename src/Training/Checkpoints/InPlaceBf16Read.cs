@@ -43,8 +43,9 @@ static class InPlaceBf16Read
         {
             var piece = new Piece(flat.narrow(0, start, Math.Min(pieceElements, count - start)));
             fetched.Pieces.Add(piece);
-            var done = direct is null ? piece.Fetch(file, offset + start * 2) : piece.TryFetchDirect(direct, file, offset + start * 2);
-            if (!done)
+            if (direct is null)
+                piece.Fetch(file, offset + start * 2);
+            else if (!piece.TryFetchDirect(direct, file, offset + start * 2))
             {
                 fetched.Dispose();
                 return null;
@@ -81,12 +82,11 @@ static class InPlaceBf16Read
         int bodyAt, bodyCount;
 
         /// <summary>The whole range, through the page cache, to the start of the memory.</summary>
-        public bool Fetch(SafeFileHandle file, long offset)
+        public void Fetch(SafeFileHandle file, long offset)
         {
             var memory = view.bytes;
             bodyCount = memory.Length / sizeof(float);
             ReadExactly(file, memory[..(2 * bodyCount)], offset);
-            return true;
         }
 
         public bool TryFetchDirect(DirectFile direct, SafeFileHandle file, long offset)
@@ -98,7 +98,10 @@ static class InPlaceBf16Read
             var at = (int)((DirectFile.Alignment - AddressOf(memory) % DirectFile.Alignment) % DirectFile.Alignment);
             var bodyBytes = bodyEnd - bodyStart;
             if (bodyBytes <= 0 || at + bodyBytes > memory.Length)
-                return Fetch(file, offset); // too short to hold an aligned body (the last piece of a long tensor)
+            {
+                Fetch(file, offset); // too short to hold an aligned body (the last piece of a long tensor)
+                return true;
+            }
             head = ReadArray(file, offset, (int)(bodyStart - offset) / 2);
             bodyAt = at;
             bodyCount = (int)bodyBytes / 2;
