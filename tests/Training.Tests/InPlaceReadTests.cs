@@ -6,9 +6,9 @@ using static TorchSharp.torch;
 namespace LoraService.Training.Tests;
 
 /// <summary>
-/// bf16 checkpoints read into float32 parameters' own memory and widened there (InPlaceBf16Read), through the page
-/// cache or past it: the values must be exactly bf16 → float32 for every alignment of file and memory, and the page
-/// cache must be used wherever direct reads are not to be had or not worth it.
+/// bf16 and float16 checkpoints read into float32 parameters' own memory and widened there (InPlaceWidening), through
+/// the page cache or past it: the values must be exactly the 16-bit value as float32 for every alignment of file and
+/// memory, and the page cache must be used wherever direct reads are not to be had or not worth it.
 /// </summary>
 public sealed class InPlaceReadTests
 {
@@ -24,22 +24,28 @@ public sealed class InPlaceReadTests
     public void Widening_in_place_gives_every_element_its_float32_whatever_the_overlap(int source, int first)
     {
         var random = new Random(source * 31 + first);
-        foreach (var count in new[] { 1, 5, 8, 9, 64, 1001, 4100 })
-        {
-            var memory = new byte[4 * (first + count) + 2 * DirectFile.Alignment];
-            random.NextBytes(memory);
-            var bits = MemoryMarshal.Cast<byte, ushort>(memory).Slice(source, count).ToArray();
+        foreach (var fileType in new[] { ScalarType.BFloat16, ScalarType.Float16 })
+            foreach (var count in new[] { 1, 5, 8, 9, 64, 1001, 2048, 2049, 4100, 9000 })
+            {
+                var memory = new byte[4 * (first + count) + 2 * DirectFile.Alignment];
+                random.NextBytes(memory);
+                var bits = MemoryMarshal.Cast<byte, ushort>(memory).Slice(source, count).ToArray();
 
-            InPlaceBf16Read.WidenInPlace(memory, source, first, count);
+                InPlaceWidening.WidenInPlace(memory, source, first, count, fileType);
 
-            var floats = MemoryMarshal.Cast<byte, uint>(memory);
-            for (var k = 0; k < count; k++)
-                Assert.True((uint)bits[k] << 16 == floats[first + k], $"count {count}, element {k}");
-        }
+                var floats = MemoryMarshal.Cast<byte, uint>(memory);
+                for (var k = 0; k < count; k++)
+                    Assert.True(Float32Bits(bits[k], fileType) == floats[first + k], $"{fileType}, count {count}, element {k}");
+            }
     }
 
+    /// <summary>The definitions: bf16 is a float32's upper 16 bits; float16 is IEEE binary16, exactly representable in float32.</summary>
+    static uint Float32Bits(ushort bits, ScalarType fileType) => fileType == ScalarType.BFloat16
+        ? (uint)bits << 16
+        : BitConverter.SingleToUInt32Bits((float)BitConverter.UInt16BitsToHalf(bits));
+
     [Fact]
-    public void A_bf16_file_on_disk_reads_into_float32_past_the_page_cache_at_every_offset()
+    public void A_half_precision_file_on_disk_reads_into_float32_past_the_page_cache_at_every_offset()
     {
         using var dir = new TempDir();
         using var scope = NewDisposeScope();
@@ -54,6 +60,8 @@ public sealed class InPlaceReadTests
                 ["b"] = randn(70_001).to_type(ScalarType.BFloat16),
                 ["f32"] = randn(300, 300),
                 ["f16"] = randn(300, 300).to_type(ScalarType.Float16),
+                ["f16 odd"] = randn(70_003).to_type(ScalarType.Float16),
+                ["f64"] = randn(7, 9).to_type(ScalarType.Float64),
             };
             SafetensorsWriter.Write(path, tensors, new Dictionary<string, string> { ["pad"] = new string('x', padding) });
             Evict(path);
@@ -69,7 +77,7 @@ public sealed class InPlaceReadTests
                 var expected = name switch
                 {
                     "f32" => ReadRoute.Straight,
-                    "f16" => ReadRoute.Staged,
+                    "f64" => ReadRoute.Staged,
                     "small" => ReadRoute.InPlace, // too small to be worth a direct read
                     _ => directExpected,
                 };
@@ -96,7 +104,7 @@ public sealed class InPlaceReadTests
         {
             var target = full(200_003, float.NaN);
             // Pieces of 66,667: three long ones and a last one of 2, too short for an aligned body.
-            using var fetched = InPlaceBf16Read.Fetch(from, file, offset, target, pieceElements: 66_667);
+            using var fetched = InPlaceWidening.Fetch(from, file, offset, target, ScalarType.BFloat16, pieceElements: 66_667);
             Assert.NotNull(fetched);
             fetched!.Widen();
             Assert.True(target.eq(source.to_type(ScalarType.Float32)).all().item<bool>(), from is null ? "page cache" : "direct");
@@ -135,11 +143,13 @@ public sealed class InPlaceReadTests
         Assert.False(direct.TryRead(new byte[DirectFile.Alignment], 1));
     }
 
-    [Fact]
-    public void A_bf16_sharded_checkpoint_loads_the_same_parameters_from_disk_as_from_the_page_cache()
+    [Theory]
+    [InlineData("bfloat16")]
+    [InlineData("float16")]
+    public void A_half_precision_sharded_checkpoint_loads_the_same_parameters_from_disk_as_from_the_page_cache(string dtype)
     {
         using var dir = new TempDir();
-        var config = ModelFactory.TinyLlama(intermediate: 1024, vocab: 4096) with { TorchDtype = "bfloat16" };
+        var config = ModelFactory.TinyLlama(intermediate: 1024, vocab: 4096) with { TorchDtype = dtype };
         using (var original = ModelFactory.CreateRandom(config, seed: 5))
             Export.CheckpointExporter.Save(original, dir.Path, maxShardBytes: 400_000);
         Assert.True(CheckpointLoader.WeightFiles(dir.Path).Count > 1, "sharded");

@@ -59,7 +59,8 @@ public sealed class SafetensorsTests
         var tensors = new Dictionary<string, Tensor>
         {
             ["bf16"] = randn(37, 29).to_type(ScalarType.BFloat16),  // widened in the target's own memory
-            ["f16"] = randn(300).to_type(ScalarType.Float16),       // 300 elements: 3 pieces of 128, the last short
+            ["f16"] = randn(300).to_type(ScalarType.Float16),       // converted in the target's own memory
+            ["f64"] = randn(300).to_type(ScalarType.Float64),       // 300 elements: 10 pieces of 32, the last short
             ["f32"] = randn(5, 7),                                  // same dtype: straight into the target
         };
         SafetensorsWriter.Write(dir["m.safetensors"], tensors);
@@ -70,7 +71,7 @@ public sealed class SafetensorsTests
         {
             var target = full(source.shape, float.NaN);
             var route = reader.ReadInto(name, target, staging);
-            Assert.Equal(name switch { "bf16" => ReadRoute.InPlace, "f16" => ReadRoute.Staged, _ => ReadRoute.Straight }, route);
+            Assert.Equal(name switch { "bf16" or "f16" => ReadRoute.InPlace, "f64" => ReadRoute.Staged, _ => ReadRoute.Straight }, route);
             Assert.True(target.eq(source.to_type(ScalarType.Float32)).all().item<bool>(), name);
         }
         var wrongShape = empty(29, 37);

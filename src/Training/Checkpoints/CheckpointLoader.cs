@@ -137,7 +137,7 @@ public static class CheckpointLoader
 
     /// <summary>
     /// Each tensor read into its own parameter (<see cref="SafetensorsReader.BeginReadInto"/>: straight, widened in
-    /// place, or staged), from the disk past the page cache for bf16 shards that are not in it
+    /// place, or staged), from the disk past the page cache for half-precision shards that are not in it
     /// (<see cref="SafetensorsReader.StartBulkRead"/>). The file side runs on a second thread, so the disk fetches the
     /// next tensor while this thread widens the last one.
     /// </summary>

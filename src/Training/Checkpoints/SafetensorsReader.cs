@@ -11,9 +11,9 @@ public sealed record TensorEntry(string Name, ScalarType DType, long[] Shape, lo
 /// <summary>A tensor read whose file part is done; <see cref="Complete"/> finishes it in memory.</summary>
 public sealed class PendingRead : IDisposable
 {
-    readonly InPlaceBf16Read.Fetched? fetched;
+    readonly InPlaceWidening.Fetched? fetched;
 
-    internal PendingRead(ReadRoute route, InPlaceBf16Read.Fetched? fetched) => (Route, this.fetched) = (route, fetched);
+    internal PendingRead(ReadRoute route, InPlaceWidening.Fetched? fetched) => (Route, this.fetched) = (route, fetched);
 
     public ReadRoute Route { get; }
 
@@ -29,7 +29,7 @@ public enum ReadRoute
     Straight,
     /// <summary>Another dtype: through the staging buffer, converted piece by piece.</summary>
     Staged,
-    /// <summary>bf16 into float32, through the page cache into the target's memory and widened there (<see cref="InPlaceBf16Read"/>).</summary>
+    /// <summary>bf16 or float16 into float32, through the page cache into the target's memory and widened there (<see cref="InPlaceWidening"/>).</summary>
     InPlace,
     /// <summary>As <see cref="InPlace"/>, but from the disk past the page cache (<see cref="DirectFile"/>).</summary>
     Direct,
@@ -103,9 +103,9 @@ public sealed class SafetensorsReader : IDisposable
     /// <summary>
     /// Reads tensor <paramref name="name"/> into <paramref name="target"/> (a contiguous CPU tensor of its shape),
     /// converting its dtype on the way, with no copy of a whole tensor. Same dtype: the bytes go straight into the
-    /// target's memory. bf16 into float32 (every bf16 checkpoint on CPU): into the target's memory, then widened there
-    /// (<see cref="ReadRoute.InPlace"/>); after <see cref="StartBulkRead"/> found the file on disk rather than in
-    /// memory, past the page cache (<see cref="ReadRoute.Direct"/>). Other conversions: through
+    /// target's memory. bf16 or float16 into float32 (every half-precision checkpoint on CPU): into the target's
+    /// memory, then widened there (<see cref="ReadRoute.InPlace"/>); after <see cref="StartBulkRead"/> found the file
+    /// on disk rather than in memory, past the page cache (<see cref="ReadRoute.Direct"/>). Other conversions: through
     /// <paramref name="staging"/>, a reusable buffer of the file's dtype, a piece at a time.
     /// </summary>
     public ReadRoute ReadInto(string name, Tensor target, StagingBuffer staging)
@@ -129,17 +129,17 @@ public sealed class SafetensorsReader : IDisposable
         if (!target.is_contiguous() || target.device_type != DeviceType.CPU)
             throw new ArgumentException("the target must be a contiguous CPU tensor", nameof(target));
         var offset = dataStart + entry.Begin;
-        if (InPlaceBf16Read.Applies(entry.DType, target))
+        if (InPlaceWidening.Applies(entry.DType, target))
         {
-            if (direct is not null && InPlaceBf16Read.AppliesDirect(offset, target))
+            if (direct is not null && InPlaceWidening.AppliesDirect(offset, target))
             {
-                if (InPlaceBf16Read.Fetch(direct, stream.SafeFileHandle, offset, target) is { } fetched)
+                if (InPlaceWidening.Fetch(direct, stream.SafeFileHandle, offset, target, entry.DType) is { } fetched)
                     return new PendingRead(ReadRoute.Direct, fetched);
                 // The file system turned a direct read down: everything from here on goes through the page cache.
                 direct.Dispose();
                 direct = null;
             }
-            return new PendingRead(ReadRoute.InPlace, InPlaceBf16Read.Fetch(null, stream.SafeFileHandle, offset, target));
+            return new PendingRead(ReadRoute.InPlace, InPlaceWidening.Fetch(null, stream.SafeFileHandle, offset, target, entry.DType));
         }
         stream.Seek(offset, SeekOrigin.Begin);
         if (entry.DType == target.dtype)
@@ -164,8 +164,8 @@ public sealed class SafetensorsReader : IDisposable
 
     /// <summary>
     /// Prepares for reading most of the file with <see cref="ReadInto"/>. When the kernel already holds most of it in
-    /// the page cache, reads come from there, and the kernel is asked to fetch the rest now. Otherwise bf16 tensors
-    /// bound for float32 are read past the page cache, where the file system allows (<see cref="ReadRoute.Direct"/>).
+    /// the page cache, reads come from there, and the kernel is asked to fetch the rest now. Otherwise bf16 and float16
+    /// tensors bound for float32 are read past the page cache, where the file system allows (<see cref="ReadRoute.Direct"/>).
     /// </summary>
     public void StartBulkRead()
     {
