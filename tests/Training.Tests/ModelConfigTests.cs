@@ -65,7 +65,21 @@ public sealed class ModelConfigTests
     [Fact]
     public void Hf_json_round_trips_through_the_parser()
     {
-        foreach (var config in new[] { ModelFactory.TinyLlama(), ModelFactory.TinyGpt2() })
+        var llama = ModelFactory.TinyLlama();
+        ModelConfig[] configs =
+        [
+            llama, ModelFactory.TinyGpt2(),
+            llama with { ModelType = "mistral", Architecture = "MistralForCausalLM", SlidingWindow = 8 },
+            llama with { ModelType = "qwen3", Architecture = "Qwen3ForCausalLM", HeadDim = 32 },
+            llama with { ModelType = "phi3", Architecture = "Phi3ForCausalLM", SlidingWindow = 2047 },
+            // Gemma 2 with none of its defaults: each field must be written, or a reload silently takes the default.
+            llama with
+            {
+                ModelType = "gemma2", Architecture = "Gemma2ForCausalLM", Activation = "gelu_pytorch_tanh", HeadDim = 24,
+                TieWordEmbeddings = true, AttentionSoftcap = 40, FinalSoftcap = 20, QueryPreAttnScalar = 24, SlidingWindow = 8,
+            },
+        ];
+        foreach (var config in configs)
         {
             var parsed = ModelConfig.Parse(config.ToHfJson());
             Assert.Equal(config with { EosTokenIds = [] }, parsed with { EosTokenIds = [] });

@@ -192,6 +192,14 @@ public sealed record ModelConfig
             };
         if (PadTokenId is { } pad)
             o["pad_token_id"] = pad;
+        if (IsGemma2)
+        {
+            o.Remove("hidden_act");
+            o["hidden_activation"] = Activation;
+            o["attn_logit_softcapping"] = AttentionSoftcap;
+            o["final_logit_softcapping"] = FinalSoftcap;
+            o["query_pre_attn_scalar"] = QueryPreAttnScalar;
+        }
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
