@@ -50,7 +50,10 @@ static class Bench
         var checkpointing = a.Flag("gradient-checkpointing");
         var denseLoss = a.Flag("dense-loss");
         var loraDropout = a.Str("lora-dropout");
+        var device = a.Str("device") ?? "cpu";
+        var dtype = a.Str("dtype") ?? "float32";
         a.EnsureAllUsed();
+        ParseDevice(device, dtype);
         foreach (var c in configs.Where(c => !Configs.ContainsKey(c)))
             throw new UsageException($"unknown config '{c}' ({string.Join(", ", Configs.Keys)})");
         foreach (var m in modes.Where(m => m is not ("full" or "lora")))
@@ -65,6 +68,7 @@ static class Bench
                 if (s < 1 || w < 0)
                     throw new UsageException("--steps must be at least 1 and --warmup at least 0");
                 string[] childArgs = ["--config", config, "--mode", mode, "--warmup", $"{w}", "--steps", $"{s}", "--threads", $"{threads}", "--seed", $"{seed}",
+                    "--device", device, "--dtype", dtype,
                     .. checkpointing ? ["--gradient-checkpointing"] : Array.Empty<string>(),
                     .. denseLoss ? ["--dense-loss"] : Array.Empty<string>(),
                     .. loraDropout is not null ? ["--lora-dropout", loraDropout] : Array.Empty<string>()];
@@ -122,6 +126,7 @@ static class Bench
         var checkpointing = a.Flag("gradient-checkpointing");
         var denseLoss = a.Flag("dense-loss");
         var loraDropout = a.Str("lora-dropout") is { } d ? double.Parse(d, CultureInfo.InvariantCulture) : DefaultLoraDropout;
+        var (device, dtype) = ParseDevice(a.Str("device") ?? "cpu", a.Str("dtype") ?? "float32");
         a.EnsureAllUsed();
         var s = Configs[configName];
 
@@ -130,7 +135,7 @@ static class Bench
         manual_seed(seed);
         var baselineRss = ProcStatusMb("VmRSS");
 
-        using var model = ModelFactory.CreateRandom(ModelConfigFor(s), seed);
+        using var model = ModelFactory.CreateRandom(ModelConfigFor(s), seed, device, dtype);
         model.GradientCheckpointing = checkpointing;
         double lr;
         if (mode == "lora")
@@ -153,7 +158,7 @@ static class Bench
 
         var generator = new Generator((ulong)seed + 1);
         var batches = Enumerable.Range(0, warmup + steps)
-            .Select(_ => randint(0, s.Vocab, [s.Batch, s.Seq], ScalarType.Int64, generator: generator).DetachFromDisposeScope())
+            .Select(_ => randint(0, s.Vocab, [s.Batch, s.Seq], ScalarType.Int64, generator: generator).to(device).DetachFromDisposeScope())
             .ToList();
 
         var times = new List<double>();
@@ -184,6 +189,8 @@ static class Bench
                 if (trace) Console.Error.WriteLine($"  after step rss {ProcStatusMb("VmRSS"):F0} hwm {ProcStatusMb("VmHWM"):F0}");
             }
             StepGarbage.Collect(); // as the trainer does after every step
+            if (device.type == DeviceType.CUDA)
+                cuda.synchronize(); // the optimizer's kernels may still be queued
             var dt = sw.Elapsed.TotalSeconds;
             losses.Add(lossValue);
             if (i >= warmup)
@@ -218,7 +225,8 @@ static class Bench
             ["peak_rss_mb"] = Math.Round(ProcStatusMb("VmHWM"), 1),
             ["baseline_rss_mb"] = Math.Round(baselineRss, 1),
             ["threads"] = get_num_threads(),
-            ["dtype"] = "float32",
+            ["device"] = device.type == DeviceType.CUDA ? "cuda" : "cpu",
+            ["dtype"] = dtype == ScalarType.BFloat16 ? "bfloat16" : "float32",
             ["gradient_checkpointing"] = checkpointing,
             ["loss"] = denseLoss ? "dense" : "chunked",
             ["lr"] = lr,
@@ -254,6 +262,24 @@ static class Bench
         AttentionBias = s.AttentionBias,
         InitializerRange = 0.02,
     };
+
+    /// <summary>The model's device and parameter dtype: float32 on the CPU (as the worker computes there), bf16 too on CUDA.</summary>
+    static (Device Device, ScalarType DType) ParseDevice(string device, string dtype)
+    {
+        var type = dtype switch
+        {
+            "float32" => ScalarType.Float32,
+            "bfloat16" => ScalarType.BFloat16,
+            _ => throw new UsageException($"--dtype must be float32 or bfloat16, got '{dtype}'"),
+        };
+        return device switch
+        {
+            "cpu" => (CPU, type),
+            "cuda" when cuda.is_available() => (CUDA, type),
+            "cuda" => throw new UsageException("--device cuda: TorchSharp sees no CUDA device (is a CUDA libtorch on the library path?)"),
+            _ => throw new UsageException($"--device must be cpu or cuda, got '{device}'"),
+        };
+    }
 
     /// <summary>
     /// Causal-LM cross-entropy (token t predicts t+1) over the whole <c>[B, T, V]</c> logits at once, as torch_ref.py's

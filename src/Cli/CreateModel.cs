@@ -17,7 +17,10 @@ static class CreateModel
         var vocab = a.Int("vocab");
         var positions = a.Int("positions") ?? 256;
         var seed = a.Int("seed") ?? 0;
+        var dtype = a.Str("dtype") ?? "float32";
         a.EnsureAllUsed();
+        if (dtype is not ("float32" or "bfloat16" or "float16"))
+            throw new UsageException($"--dtype must be float32, bfloat16 or float16, got '{dtype}'");
         if (hidden <= 0 || layers <= 0 || heads <= 0 || hidden % heads != 0)
             throw new UsageException($"--hidden ({hidden}) must be a positive multiple of --heads ({heads}); --layers must be positive");
 
@@ -31,7 +34,7 @@ static class CreateModel
         };
         if (config.NumHeads % config.NumKeyValueHeads != 0)
             throw new UsageException($"--heads ({heads}) must be a multiple of --kv-heads ({config.NumKeyValueHeads})");
-        ModelFactory.WriteCheckpoint(outDir, config, seed);
+        ModelFactory.WriteCheckpoint(outDir, config with { TorchDtype = dtype }, seed);
         Console.WriteLine($"wrote {config.Architecture} ({config.NumLayers} layers, hidden {config.HiddenSize}, vocab {config.VocabSize}) to {Path.GetFullPath(outDir)}");
         return 0;
     }
