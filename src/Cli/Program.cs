@@ -4,8 +4,8 @@ const string Usage = """
     usage: LoraService.Cli <verb> [options]
 
       create-model --arch llama|gpt2 --out DIR [--hidden N --layers N --heads N --kv-heads N
-                   --intermediate N --vocab N --positions N --seed N]
-          Writes a randomly initialised Hugging Face checkpoint (config, safetensors, tokenizer).
+                   --intermediate N --vocab N --positions N --seed N --dtype float32|bfloat16|float16]
+          Writes a randomly initialised Hugging Face checkpoint (config, safetensors, tokenizer), in --dtype.
 
       train SPEC.json [--out DIR] [--work DIR] [--device auto|cpu|cuda] [--quiet]
           One fine-tuning run (LoRA or full) on this machine: baseline and periodic evaluation, checkpoints, and the
@@ -20,7 +20,7 @@ const string Usage = """
       bench [--configs small,medium,qwen0.5b] [--modes full,lora] [--steps N --warmup N]
             [--small-steps N --small-warmup N --medium-steps N --medium-warmup N]
             [--threads N] [--seed N] [--out results.jsonl] [--in-process] [--gradient-checkpointing]
-            [--dense-loss] [--lora-dropout P]
+            [--dense-loss] [--lora-dropout P] [--device cpu|cuda] [--dtype float32|bfloat16]
           Training-step throughput of the engine on the shapes of ../shared/bench/torch_ref.py (and Qwen2.5-0.5B's).
           Each (config, mode) runs in a child process; one JSON line per run on stdout. The loss is the trainer's
           (logits a block at a time); --dense-loss forms the whole [batch, seq, vocab] logits at once instead.
@@ -38,6 +38,11 @@ const string Usage = """
           Exact-match generation as evaluation runs it, batched vs one prompt at a time, alternating within each
           round on the bench config's random model (default 200 prompts of 30–110 tokens × 64 new tokens); checks
           that both give the same tokens; one JSON line.
+
+      parity-fixtures --out DIR
+          Tiny checkpoints of each family (Llama with llama3 rope, head_dim and biases; tied with rsLoRA; Mistral and
+          Gemma 2 with windows shorter than the sequence; Qwen3; Phi-3), each with a PEFT adapter, a merged export and
+          this engine's logits for all three, for scripts/device/hf_parity.py to check against transformers and PEFT.
     """;
 
 try
@@ -60,6 +65,7 @@ try
         BenchLoad.ChildVerb => BenchLoad.RunChild(Rest()),
         BenchPipe.Verb => BenchPipe.Run(Rest()),
         EvalBench.Verb => EvalBench.Run(Rest()),
+        ParityFixtures.Verb => ParityFixtures.Run(Rest()),
         Attempt.Verb when args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal) => Attempt.Run(new Args(args.Skip(2)), args[1]),
         Attempt.Verb => throw new UsageException("attempt needs a spec file: attempt SPEC.json"),
         _ => throw new UsageException($"unknown verb '{args[0]}'"),

@@ -82,6 +82,35 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Parity_fixtures_hold_a_checkpoint_an_adapter_that_changes_it_and_a_merged_export_that_agrees_with_it()
+    {
+        var (code, output) = Cli("parity-fixtures", "--out", "fixtures");
+        Assert.True(code == 0, output);
+        var cases = Directory.GetDirectories(Path.Combine(_dir, "fixtures")).Select(d => Path.GetFileName(d)!).Order().ToArray();
+        Assert.Equal(["gemma2-window-8", "llama-rope-llama3-headdim-bias", "llama-tied-rslora", "mistral-window-8", "phi3", "qwen3"], cases);
+        foreach (var name in cases)
+        {
+            var dir = Path.Combine(_dir, "fixtures", name);
+            foreach (var file in new[] { "base/config.json", "base/model.safetensors", "adapter/adapter_config.json", "adapter/adapter_model.safetensors", "merged/model.safetensors" })
+                Assert.True(File.Exists(Path.Combine(dir, file)), $"{name}: {file}");
+            using var expected = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "expected.json")));
+            double[][] Logits(string key) => expected.RootElement.GetProperty(key).EnumerateArray()
+                .Select(row => row.EnumerateArray().Select(v => v.GetDouble()).ToArray()).ToArray();
+            static double MaxDiff(double[][] a, double[][] b) => a.Zip(b, (x, y) => x.Zip(y, (u, v) => Math.Abs(u - v)).Max()).Max();
+            var (baseLogits, adapted, merged) = (Logits("base_logits"), Logits("adapted_logits"), Logits("merged_logits"));
+            Assert.Equal(24, baseLogits.Length);
+            // The device check compares each of the three with transformers/PEFT: the adapter must change the logits, and the
+            // merged export (W0 + s·B·A written and read back) must agree with the adapter computed on the side.
+            Assert.True(MaxDiff(adapted, baseLogits) > 0.1, $"{name}: the adapter hardly changes the logits");
+            Assert.True(MaxDiff(adapted, merged) < 1e-4, $"{name}: merged {MaxDiff(adapted, merged)} from the adapter");
+        }
+        using var rsLora = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "fixtures/llama-tied-rslora/adapter/adapter_config.json")));
+        Assert.True(rsLora.RootElement.GetProperty("use_rslora").GetBoolean());
+        using var gemma = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "fixtures/gemma2-window-8/base/config.json")));
+        Assert.Equal(40, gemma.RootElement.GetProperty("attn_logit_softcapping").GetDouble());
+    }
+
+    [Fact]
     public void A_bad_spec_or_verb_is_a_usage_error_that_says_what_is_wrong()
     {
         File.WriteAllText(Path.Combine(_dir, "bad.json"), """{ "base_model": "", "training_dataset": "missing.jsonl", "hyperparameters": { "learning_rate": 2 } }""");
