@@ -190,8 +190,8 @@ public sealed record ModelConfig
                 ["torch_dtype"] = TorchDtype,
                 ["vocab_size"] = VocabSize,
             };
-        if (PadTokenId is { } pad)
-            o["pad_token_id"] = pad;
+        // Written even when null: an absent key takes the class default, Phi-3's 32000, outside a small vocabulary.
+        o["pad_token_id"] = PadTokenId;
         if (IsGemma2)
         {
             o.Remove("hidden_act");
