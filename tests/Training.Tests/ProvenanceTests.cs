@@ -93,6 +93,29 @@ public sealed class ProvenanceTests
     }
 
     [Fact]
+    public void The_weights_digest_of_a_sharded_checkpoint_follows_its_definition()
+    {
+        using var dir = new TempDir();
+        var model = dir["sharded"];
+        using (var original = ModelFactory.CreateRandom(ModelFactory.TinyLlama(), seed: 3))
+            Export.CheckpointExporter.Save(original, model, maxShardBytes: 40_000);
+        var shards = Directory.GetFiles(model, "*.safetensors").Select(f => Path.GetFileName(f)!).Order(StringComparer.Ordinal).ToList();
+        Assert.True(shards.Count > 3, $"{shards.Count} shards");
+
+        var digest = WeightsDigest.Compute(model);
+
+        Assert.Equal(shards, digest.Files.Keys);
+        foreach (var shard in shards)
+            Assert.Equal(Sha256(File.ReadAllBytes(Path.Combine(model, shard))), digest.Files[shard]);
+        var combined = shards.SelectMany(f => Encoding.UTF8.GetBytes(f).Append((byte)0).Concat(Encoding.ASCII.GetBytes(digest.Files[f]))).ToArray();
+        Assert.Equal(Sha256(combined), digest.Sha256);
+
+        // A shard that cannot be read fails the digest with its own exception, not one wrapped by the parallel loop.
+        File.CreateSymbolicLink(Path.Combine(model, "dangling.safetensors"), Path.Combine(dir.Path, "gone.safetensors"));
+        Assert.Throws<FileNotFoundException>(() => WeightsDigest.Compute(model));
+    }
+
+    [Fact]
     public void Hashing_the_weights_reports_progress_and_stops_on_a_cancel()
     {
         using var dir = new TempDir();
