@@ -18,7 +18,8 @@ public sealed record WeightsDigest(string Sha256, IReadOnlyDictionary<string, st
     {
         var paths = Directory.GetFiles(modelDirectory, "*.safetensors", SearchOption.TopDirectoryOnly);
         var digests = new string[paths.Length];
-        // A shard a thread: SHA-256 runs at about one disk's speed per core, so shards hash as fast as the disk reads.
+        // A shard a thread: one core hashes about as fast as a disk reads (docs/benchmarks.md, loading), so one thread
+        // alone would leave a fast disk idle.
         try
         {
             Parallel.For(0, paths.Length, new ParallelOptions { CancellationToken = cancellationToken },
